@@ -1,0 +1,171 @@
+//! The one error type of the library. Every variant carries what a user needs to act:
+//! the file, the field and entry of a token file, the key file and what is wrong with it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a token file or key came from: a path on disk, or a caller's buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from (or to be written to) this path.
+    File(PathBuf),
+    /// Parsed from memory handed over by the caller.
+    Buffer,
+}
+
+impl Origin {
+    pub fn file(path: &Path) -> Self {
+        Origin::File(path.to_path_buf())
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Buffer => f.write_str("<buffer>"),
+        }
+    }
+}
+
+/// What is wrong with a key file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// Not PEM, or PEM that holds no key.
+    NotAKey(String),
+    /// A password-protected private key; the library takes only unencrypted keys.
+    Encrypted,
+    /// An RSA key below 2048 bits.
+    TooSmall { bits: usize },
+    /// An RSA key of a size other than 2048, 3072 or 4096 bits.
+    UnsupportedSize { bits: usize },
+    /// A key of another algorithm (EC, Ed25519, ...).
+    NotRsa(String),
+    /// A public key where a private key is needed, or the other way round.
+    WrongKind(String),
+}
+
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyProblem::NotAKey(why) => write!(f, "not an RSA key in PEM form: {why}"),
+            KeyProblem::Encrypted => f.write_str(
+                "the private key is encrypted; decrypt it first \
+                 (openssl pkey -in KEY -out PLAIN) and keep the result private",
+            ),
+            KeyProblem::TooSmall { bits } => write!(
+                f,
+                "RSA key of {bits} bits is too small; MFA and quorum keys are RSA 2048, 3072 or 4096 bits"
+            ),
+            KeyProblem::UnsupportedSize { bits } => write!(
+                f,
+                "RSA key of {bits} bits is not supported; MFA and quorum keys are RSA 2048, 3072 or 4096 bits"
+            ),
+            KeyProblem::NotRsa(kind) => write!(
+                f,
+                "{kind} key; MFA and quorum keys are RSA keys (openssl genrsa -out key.pem 2048)"
+            ),
+            KeyProblem::WrongKind(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The errors of the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written; the target is unchanged.
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+    /// An input file is larger than the limit for its kind.
+    #[error("{origin}: file is {size} bytes, more than the limit of {limit} bytes")]
+    TooLarge {
+        origin: Origin,
+        size: u64,
+        limit: u64,
+    },
+    /// A token file breaks a rule of the format. `field` is a JSON path such as
+    /// `tokens[1].unsigned`; `entry` the index of the token or signature concerned.
+    #[error("{origin}: {field}: {reason}")]
+    TokenFile {
+        origin: Origin,
+        field: String,
+        entry: Option<usize>,
+        reason: String,
+    },
+    /// A key file is not usable.
+    #[error("{origin}: {problem}")]
+    Key { origin: Origin, problem: KeyProblem },
+    /// A signature does not verify with the given public key.
+    #[error("{origin}: {field}: signature does not verify with the public key")]
+    SignatureInvalid {
+        origin: Origin,
+        field: String,
+        entry: Option<usize>,
+    },
+    /// A signature has the wrong length for the key.
+    #[error("{origin}: {field}: signature is {len} bytes but the {bits}-bit key makes {expected}-byte signatures")]
+    SignatureLength {
+        origin: Origin,
+        field: String,
+        entry: Option<usize>,
+        len: usize,
+        expected: usize,
+        bits: usize,
+    },
+    /// A token entry (or an approver) has no signature yet.
+    #[error("{origin}: {field}: not signed yet")]
+    Unsigned {
+        origin: Origin,
+        field: String,
+        entry: Option<usize>,
+    },
+    /// A caller passed an argument that cannot be used.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The cryptographic engine failed (should not happen with valid keys).
+    #[error("cryptographic operation failed: {0}")]
+    Crypto(String),
+}
+
+impl Error {
+    pub(crate) fn token_file(
+        origin: &Origin,
+        field: impl Into<String>,
+        entry: Option<usize>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::TokenFile {
+            origin: origin.clone(),
+            field: field.into(),
+            entry,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn key(origin: &Origin, problem: KeyProblem) -> Self {
+        Error::Key {
+            origin: origin.clone(),
+            problem,
+        }
+    }
+
+    /// The index of the token entry or approver the error is about, if any.
+    pub fn entry(&self) -> Option<usize> {
+        match self {
+            Error::TokenFile { entry, .. }
+            | Error::SignatureInvalid { entry, .. }
+            | Error::SignatureLength { entry, .. }
+            | Error::Unsigned { entry, .. } => *entry,
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,100 @@
+//! From library errors to return codes, and the static text of each code.
+
+use std::ffi::CStr;
+
+use super::types::*;
+use crate::error::{Error, KeyProblem};
+
+/// A failure on its way out of the C ABI: the code returned and the message kept for
+/// `CHM_GetLastError`.
+#[derive(Debug)]
+pub struct FfiError {
+    pub rv: CHM_RV,
+    pub message: String,
+}
+
+impl FfiError {
+    pub fn new(rv: CHM_RV, message: impl Into<String>) -> Self {
+        FfiError {
+            rv,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_argument(message: impl Into<String>) -> Self {
+        Self::new(CHMR_ARGUMENTS_BAD, message)
+    }
+}
+
+/// The return code for each library error.
+pub fn code_of(error: &Error) -> CHM_RV {
+    match error {
+        Error::Read { .. } | Error::Write { .. } => CHMR_FILE_ERROR,
+        Error::TooLarge { .. } => CHMR_DATA_LEN_RANGE,
+        Error::TokenFile { .. } => CHMR_TOKEN_FILE_INVALID,
+        Error::Key { problem, .. } => match problem {
+            KeyProblem::TooSmall { .. } | KeyProblem::UnsupportedSize { .. } => {
+                CHMR_KEY_SIZE_RANGE
+            }
+            KeyProblem::NotRsa(_) => CHMR_KEY_TYPE_INCONSISTENT,
+            KeyProblem::NotAKey(_) | KeyProblem::Encrypted | KeyProblem::WrongKind(_) => {
+                CHMR_KEY_FILE_INVALID
+            }
+        },
+        Error::SignatureInvalid { .. } => CHMR_SIGNATURE_INVALID,
+        Error::SignatureLength { .. } => CHMR_SIGNATURE_LEN_RANGE,
+        Error::Unsigned { .. } => CHMR_TOKEN_NOT_SIGNED,
+        Error::InvalidArgument(_) => CHMR_ARGUMENTS_BAD,
+        Error::Crypto(_) => CHMR_FUNCTION_FAILED,
+    }
+}
+
+impl From<Error> for FfiError {
+    fn from(e: Error) -> Self {
+        FfiError::new(code_of(&e), e.to_string())
+    }
+}
+
+/// Every code with its static text, in one table.
+const TEXTS: &[(CHM_RV, &CStr)] = &[
+    (CHMR_OK, c"OK"),
+    (CHMR_HOST_MEMORY, c"out of memory"),
+    (CHMR_GENERAL_ERROR, c"internal error"),
+    (CHMR_FUNCTION_FAILED, c"cryptographic operation failed"),
+    (CHMR_ARGUMENTS_BAD, c"bad arguments"),
+    (CHMR_DATA_LEN_RANGE, c"input is larger than allowed"),
+    (CHMR_KEY_HANDLE_INVALID, c"invalid key handle"),
+    (CHMR_KEY_SIZE_RANGE, c"RSA key size is not 2048, 3072 or 4096 bits"),
+    (CHMR_KEY_TYPE_INCONSISTENT, c"key is not an RSA key"),
+    (CHMR_OBJECT_HANDLE_INVALID, c"invalid token file handle"),
+    (CHMR_SIGNATURE_INVALID, c"signature does not verify"),
+    (CHMR_SIGNATURE_LEN_RANGE, c"signature length does not match the key"),
+    (CHMR_BUFFER_TOO_SMALL, c"buffer too small"),
+    (CHMR_NOT_INITIALIZED, c"library not initialized"),
+    (CHMR_ALREADY_INITIALIZED, c"library already initialized"),
+    (CHMR_FILE_ERROR, c"file cannot be read or written"),
+    (CHMR_TOKEN_FILE_INVALID, c"token file is not valid"),
+    (CHMR_KEY_FILE_INVALID, c"key file is not a usable PEM key"),
+    (CHMR_TOKEN_NOT_SIGNED, c"token is not signed"),
+];
+
+/// The static text of a code; "unknown return code" for a value the library never returns.
+pub fn text_of(rv: CHM_RV) -> &'static CStr {
+    TEXTS
+        .iter()
+        .find(|(code, _)| *code == rv)
+        .map_or(c"unknown return code", |(_, text)| text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_one_distinct_text() {
+        for (i, (code, _)) in TEXTS.iter().enumerate() {
+            assert!(TEXTS[..i].iter().all(|(c, _)| c != code), "code {code:#x} listed twice");
+        }
+        assert_eq!(text_of(0x1234_5678).to_str().unwrap(), "unknown return code");
+    }
+}

@@ -1,0 +1,108 @@
+//! `CHM_GetFunctionList`: a static table of every function, for callers that load the
+//! library at run time. New functions are appended at the end, never inserted.
+
+use std::ffi::c_char;
+
+use super::general::*;
+use super::guard::{boundary, write_out};
+use super::keys::*;
+use super::token_files::*;
+use super::types::*;
+
+/// Pointers to every function of the library, in a fixed order; `version` is
+/// `CHM_FUNCTION_LIST_VERSION` of the library that filled it.
+#[repr(C)]
+pub struct CHM_FUNCTION_LIST {
+    pub version: u32,
+    pub CHM_Initialize: Option<unsafe extern "C" fn(args: *const CHM_INITIALIZE_ARGS) -> CHM_RV>,
+    pub CHM_Finalize: Option<extern "C" fn() -> CHM_RV>,
+    pub CHM_GetInfo: Option<unsafe extern "C" fn(info: *mut CHM_INFO) -> CHM_RV>,
+    pub CHM_GetFunctionList: Option<unsafe extern "C" fn(list: *mut *const CHM_FUNCTION_LIST) -> CHM_RV>,
+    pub CHM_GetLastError: Option<unsafe extern "C" fn(buf: *mut c_char, len: *mut usize) -> CHM_RV>,
+    pub CHM_GetReturnCodeText: Option<extern "C" fn(rv: CHM_RV) -> *const c_char>,
+    pub CHM_PrivateKeyLoad: Option<unsafe extern "C" fn(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
+    pub CHM_PrivateKeyFromPem: Option<unsafe extern "C" fn(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
+    pub CHM_PublicKeyLoad: Option<unsafe extern "C" fn(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
+    pub CHM_PublicKeyFromPem: Option<unsafe extern "C" fn(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
+    pub CHM_PublicKeyFromPrivate: Option<unsafe extern "C" fn(private_key: CHM_KEY_HANDLE, public_key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
+    pub CHM_KeyGetBits: Option<unsafe extern "C" fn(key: CHM_KEY_HANDLE, bits: *mut u32) -> CHM_RV>,
+    pub CHM_KeyClose: Option<extern "C" fn(key: CHM_KEY_HANDLE) -> CHM_RV>,
+    pub CHM_GenerateKeyPair: Option<unsafe extern "C" fn(bits: u32, private_path: *const c_char, public_path: *const c_char) -> CHM_RV>,
+    pub CHM_SignToken: Option<unsafe extern "C" fn(key: CHM_KEY_HANDLE, token: *const u8, token_len: usize, sig: *mut u8, sig_len: *mut usize) -> CHM_RV>,
+    pub CHM_VerifyToken: Option<unsafe extern "C" fn(key: CHM_KEY_HANDLE, token: *const u8, token_len: usize, sig: *const u8, sig_len: usize) -> CHM_RV>,
+    pub CHM_TokenFileLoad: Option<unsafe extern "C" fn(path: *const c_char, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
+    pub CHM_TokenFileParse: Option<unsafe extern "C" fn(data: *const u8, len: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
+    pub CHM_TokenFileCreateMfa: Option<unsafe extern "C" fn(tokens: *const u8, token_count: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
+    pub CHM_TokenFileCreateRegistration: Option<unsafe extern "C" fn(data: *const u8, len: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
+    pub CHM_TokenFileCreateApproval: Option<unsafe extern "C" fn(data: *const u8, len: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
+    pub CHM_TokenFileGetKind: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, kind: *mut u32) -> CHM_RV>,
+    pub CHM_TokenFileGetEntryCount: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, count: *mut usize) -> CHM_RV>,
+    pub CHM_TokenFileGetToken: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, token: *mut u8) -> CHM_RV>,
+    pub CHM_TokenFileGetApprovalToken: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, token: *mut u8) -> CHM_RV>,
+    pub CHM_TokenFileGetSignature: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, buf: *mut u8, len: *mut usize) -> CHM_RV>,
+    pub CHM_TokenFileGetApprovalData: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, buf: *mut u8, len: *mut usize) -> CHM_RV>,
+    pub CHM_TokenFileGetApprover: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, buf: *mut c_char, len: *mut usize) -> CHM_RV>,
+    pub CHM_TokenFileSign: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, key: CHM_KEY_HANDLE, approver: *const c_char) -> CHM_RV>,
+    pub CHM_TokenFileSetSignature: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, sig: *const u8, sig_len: usize) -> CHM_RV>,
+    pub CHM_TokenFileAddApproval: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, approver: *const c_char, sig: *const u8, sig_len: usize) -> CHM_RV>,
+    pub CHM_TokenFileVerify: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, key: CHM_KEY_HANDLE, approver: *const c_char) -> CHM_RV>,
+    pub CHM_TokenFileCheckEntry: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, key: CHM_KEY_HANDLE, index: usize, status: *mut u32) -> CHM_RV>,
+    pub CHM_TokenFileWrite: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, path: *const c_char) -> CHM_RV>,
+    pub CHM_TokenFileToJson: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, buf: *mut c_char, len: *mut usize) -> CHM_RV>,
+    pub CHM_TokenFileClose: Option<extern "C" fn(file: CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
+    pub CHM_SignTokenFile: Option<unsafe extern "C" fn(token_path: *const c_char, key_path: *const c_char, output_path: *const c_char, approver: *const c_char) -> CHM_RV>,
+}
+
+static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
+    version: CHM_FUNCTION_LIST_VERSION,
+    CHM_Initialize: Some(CHM_Initialize),
+    CHM_Finalize: Some(CHM_Finalize),
+    CHM_GetInfo: Some(CHM_GetInfo),
+    CHM_GetFunctionList: Some(CHM_GetFunctionList),
+    CHM_GetLastError: Some(CHM_GetLastError),
+    CHM_GetReturnCodeText: Some(CHM_GetReturnCodeText),
+    CHM_PrivateKeyLoad: Some(CHM_PrivateKeyLoad),
+    CHM_PrivateKeyFromPem: Some(CHM_PrivateKeyFromPem),
+    CHM_PublicKeyLoad: Some(CHM_PublicKeyLoad),
+    CHM_PublicKeyFromPem: Some(CHM_PublicKeyFromPem),
+    CHM_PublicKeyFromPrivate: Some(CHM_PublicKeyFromPrivate),
+    CHM_KeyGetBits: Some(CHM_KeyGetBits),
+    CHM_KeyClose: Some(CHM_KeyClose),
+    CHM_GenerateKeyPair: Some(CHM_GenerateKeyPair),
+    CHM_SignToken: Some(CHM_SignToken),
+    CHM_VerifyToken: Some(CHM_VerifyToken),
+    CHM_TokenFileLoad: Some(CHM_TokenFileLoad),
+    CHM_TokenFileParse: Some(CHM_TokenFileParse),
+    CHM_TokenFileCreateMfa: Some(CHM_TokenFileCreateMfa),
+    CHM_TokenFileCreateRegistration: Some(CHM_TokenFileCreateRegistration),
+    CHM_TokenFileCreateApproval: Some(CHM_TokenFileCreateApproval),
+    CHM_TokenFileGetKind: Some(CHM_TokenFileGetKind),
+    CHM_TokenFileGetEntryCount: Some(CHM_TokenFileGetEntryCount),
+    CHM_TokenFileGetToken: Some(CHM_TokenFileGetToken),
+    CHM_TokenFileGetApprovalToken: Some(CHM_TokenFileGetApprovalToken),
+    CHM_TokenFileGetSignature: Some(CHM_TokenFileGetSignature),
+    CHM_TokenFileGetApprovalData: Some(CHM_TokenFileGetApprovalData),
+    CHM_TokenFileGetApprover: Some(CHM_TokenFileGetApprover),
+    CHM_TokenFileSign: Some(CHM_TokenFileSign),
+    CHM_TokenFileSetSignature: Some(CHM_TokenFileSetSignature),
+    CHM_TokenFileAddApproval: Some(CHM_TokenFileAddApproval),
+    CHM_TokenFileVerify: Some(CHM_TokenFileVerify),
+    CHM_TokenFileCheckEntry: Some(CHM_TokenFileCheckEntry),
+    CHM_TokenFileWrite: Some(CHM_TokenFileWrite),
+    CHM_TokenFileToJson: Some(CHM_TokenFileToJson),
+    CHM_TokenFileClose: Some(CHM_TokenFileClose),
+    CHM_SignTokenFile: Some(CHM_SignTokenFile),
+};
+
+/// Sets `*list` to the library's static function table (never freed). Works before
+/// `CHM_Initialize`.
+///
+/// # Safety
+/// `list` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_GetFunctionList(list: *mut *const CHM_FUNCTION_LIST) -> CHM_RV {
+    boundary("CHM_GetFunctionList", || {
+        // SAFETY: the caller promises `list` is writable.
+        unsafe { write_out(list, &FUNCTION_LIST as *const CHM_FUNCTION_LIST, "list") }
+    })
+}

@@ -1,0 +1,144 @@
+//! Library state behind the C ABI: whether it is initialised, and the table of handles.
+//! Handles are integers from 1, checked for their kind, and never reused, not even after
+//! `CHM_Finalize` and a new `CHM_Initialize`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::codes::FfiError;
+use super::types::*;
+use crate::crypto::{PrivateKey, PublicKey};
+use crate::token_file::TokenFile;
+
+/// What a handle refers to.
+enum Object {
+    TokenFile(Arc<Mutex<TokenFile>>),
+    PrivateKey(Arc<PrivateKey>),
+    PublicKey(Arc<PublicKey>),
+}
+
+struct State {
+    objects: HashMap<u64, Object>,
+}
+
+static STATE: Mutex<Option<State>> = Mutex::new(None);
+static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
+
+/// Locks a mutex, going on with its content if a panic poisoned it: the panic was already
+/// turned into an error, and the tables stay consistent (each change is one insert/remove).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn not_initialized() -> FfiError {
+    FfiError::new(
+        CHMR_NOT_INITIALIZED,
+        "the library is not initialised; call CHM_Initialize first",
+    )
+}
+
+fn with_state<T>(f: impl FnOnce(&mut State) -> Result<T, FfiError>) -> Result<T, FfiError> {
+    let mut guard = lock(&STATE);
+    let state = guard.as_mut().ok_or_else(not_initialized)?;
+    f(state)
+}
+
+pub fn initialize() -> Result<(), FfiError> {
+    let mut guard = lock(&STATE);
+    if guard.is_some() {
+        return Err(FfiError::new(
+            CHMR_ALREADY_INITIALIZED,
+            "the library is already initialised",
+        ));
+    }
+    *guard = Some(State {
+        objects: HashMap::new(),
+    });
+    Ok(())
+}
+
+/// Ends the library's state; every open handle becomes invalid.
+pub fn finalize() -> Result<(), FfiError> {
+    let state = lock(&STATE).take().ok_or_else(not_initialized)?;
+    // Objects are dropped outside the lock.
+    drop(state);
+    Ok(())
+}
+
+pub fn require_initialized() -> Result<(), FfiError> {
+    with_state(|_| Ok(()))
+}
+
+fn insert(object: Object) -> Result<u64, FfiError> {
+    with_state(|s| {
+        let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+        s.objects.insert(handle, object);
+        Ok(handle)
+    })
+}
+
+pub fn insert_token_file(file: TokenFile) -> Result<CHM_TOKEN_FILE_HANDLE, FfiError> {
+    insert(Object::TokenFile(Arc::new(Mutex::new(file))))
+}
+
+pub fn insert_private_key(key: PrivateKey) -> Result<CHM_KEY_HANDLE, FfiError> {
+    insert(Object::PrivateKey(Arc::new(key)))
+}
+
+pub fn insert_public_key(key: PublicKey) -> Result<CHM_KEY_HANDLE, FfiError> {
+    insert(Object::PublicKey(Arc::new(key)))
+}
+
+fn bad_file_handle(h: u64) -> FfiError {
+    FfiError::new(
+        CHMR_OBJECT_HANDLE_INVALID,
+        format!("{h} is not an open token file handle"),
+    )
+}
+
+fn bad_key_handle(h: u64, wanted: &str) -> FfiError {
+    FfiError::new(
+        CHMR_KEY_HANDLE_INVALID,
+        format!("{h} is not an open {wanted} key handle"),
+    )
+}
+
+pub fn token_file(h: CHM_TOKEN_FILE_HANDLE) -> Result<Arc<Mutex<TokenFile>>, FfiError> {
+    with_state(|s| match s.objects.get(&h) {
+        Some(Object::TokenFile(f)) => Ok(f.clone()),
+        _ => Err(bad_file_handle(h)),
+    })
+}
+
+pub fn private_key(h: CHM_KEY_HANDLE) -> Result<Arc<PrivateKey>, FfiError> {
+    with_state(|s| match s.objects.get(&h) {
+        Some(Object::PrivateKey(k)) => Ok(k.clone()),
+        _ => Err(bad_key_handle(h, "private")),
+    })
+}
+
+pub fn public_key(h: CHM_KEY_HANDLE) -> Result<Arc<PublicKey>, FfiError> {
+    with_state(|s| match s.objects.get(&h) {
+        Some(Object::PublicKey(k)) => Ok(k.clone()),
+        _ => Err(bad_key_handle(h, "public")),
+    })
+}
+
+pub fn close_token_file(h: CHM_TOKEN_FILE_HANDLE) -> Result<(), FfiError> {
+    let removed = with_state(|s| match s.objects.get(&h) {
+        Some(Object::TokenFile(_)) => Ok(s.objects.remove(&h)),
+        _ => Err(bad_file_handle(h)),
+    })?;
+    drop(removed);
+    Ok(())
+}
+
+pub fn close_key(h: CHM_KEY_HANDLE) -> Result<(), FfiError> {
+    let removed = with_state(|s| match s.objects.get(&h) {
+        Some(Object::PrivateKey(_) | Object::PublicKey(_)) => Ok(s.objects.remove(&h)),
+        _ => Err(bad_key_handle(h, "private or public")),
+    })?;
+    drop(removed);
+    Ok(())
+}

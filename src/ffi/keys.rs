@@ -1,0 +1,195 @@
+//! Keys: load, generate, sign and verify single tokens.
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use super::codes::FfiError;
+use super::guard::{boundary, bytes_arg, out_arg, str_arg, write_buffer, write_out};
+use super::handles;
+use super::types::*;
+use crate::crypto::{PrivateKey, PublicKey, Token};
+
+fn token_arg(bytes: &[u8]) -> Result<Token, FfiError> {
+    bytes.try_into().map_err(|_| {
+        FfiError::bad_argument(format!(
+            "token is {} bytes; a token is {CHM_TOKEN_LEN} bytes",
+            bytes.len()
+        ))
+    })
+}
+
+/// Loads an unencrypted RSA private key from a PEM file (PKCS#8 "BEGIN PRIVATE KEY" or
+/// PKCS#1 "BEGIN RSA PRIVATE KEY", 2048, 3072 or 4096 bits) and sets `*key` to a new
+/// handle, to be closed with `CHM_KeyClose`.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string; `key` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_PrivateKeyLoad(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+    boundary("CHM_PrivateKeyLoad", || {
+        handles::require_initialized()?;
+        // SAFETY: the caller promises a NUL-terminated string.
+        let path = unsafe { str_arg(path, "path") }?;
+        out_arg(key, "key")?;
+        let h = handles::insert_private_key(PrivateKey::load(Path::new(path))?)?;
+        // SAFETY: checked non-NULL; the caller promises it is writable.
+        unsafe { write_out(key, h, "key") }
+    })
+}
+
+/// As `CHM_PrivateKeyLoad`, from `pem_len` bytes of PEM text in memory.
+///
+/// # Safety
+/// `pem` must be readable for `pem_len` bytes; `key` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_PrivateKeyFromPem(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+    boundary("CHM_PrivateKeyFromPem", || {
+        handles::require_initialized()?;
+        // SAFETY: the caller promises `pem_len` readable bytes.
+        let pem = unsafe { bytes_arg(pem, pem_len, "pem") }?;
+        out_arg(key, "key")?;
+        let h = handles::insert_private_key(PrivateKey::from_pem(pem)?)?;
+        // SAFETY: checked non-NULL; the caller promises it is writable.
+        unsafe { write_out(key, h, "key") }
+    })
+}
+
+/// Loads an RSA public key from a PEM file (SubjectPublicKeyInfo "BEGIN PUBLIC KEY" or
+/// PKCS#1 "BEGIN RSA PUBLIC KEY") and sets `*key` to a new handle.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string; `key` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_PublicKeyLoad(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+    boundary("CHM_PublicKeyLoad", || {
+        handles::require_initialized()?;
+        // SAFETY: the caller promises a NUL-terminated string.
+        let path = unsafe { str_arg(path, "path") }?;
+        out_arg(key, "key")?;
+        let h = handles::insert_public_key(PublicKey::load(Path::new(path))?)?;
+        // SAFETY: checked non-NULL; the caller promises it is writable.
+        unsafe { write_out(key, h, "key") }
+    })
+}
+
+/// As `CHM_PublicKeyLoad`, from `pem_len` bytes of PEM text in memory.
+///
+/// # Safety
+/// `pem` must be readable for `pem_len` bytes; `key` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_PublicKeyFromPem(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+    boundary("CHM_PublicKeyFromPem", || {
+        handles::require_initialized()?;
+        // SAFETY: the caller promises `pem_len` readable bytes.
+        let pem = unsafe { bytes_arg(pem, pem_len, "pem") }?;
+        out_arg(key, "key")?;
+        let h = handles::insert_public_key(PublicKey::from_pem(pem)?)?;
+        // SAFETY: checked non-NULL; the caller promises it is writable.
+        unsafe { write_out(key, h, "key") }
+    })
+}
+
+/// Sets `*public_key` to a new handle for the public half of the private key `private_key`.
+///
+/// # Safety
+/// `public_key` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_PublicKeyFromPrivate(private_key: CHM_KEY_HANDLE, public_key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+    boundary("CHM_PublicKeyFromPrivate", || {
+        let private_key = handles::private_key(private_key)?;
+        out_arg(public_key, "public_key")?;
+        let h = handles::insert_public_key(private_key.public_key()?)?;
+        // SAFETY: checked non-NULL; the caller promises it is writable.
+        unsafe { write_out(public_key, h, "public_key") }
+    })
+}
+
+/// Sets `*bits` to the modulus size of a private or public key.
+///
+/// # Safety
+/// `bits` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_KeyGetBits(key: CHM_KEY_HANDLE, bits: *mut u32) -> CHM_RV {
+    boundary("CHM_KeyGetBits", || {
+        let n = match handles::private_key(key) {
+            Ok(k) => k.bits(),
+            Err(_) => handles::public_key(key)?.bits(),
+        };
+        // SAFETY: the caller promises `bits` is writable.
+        unsafe { write_out(bits, n as u32, "bits") }
+    })
+}
+
+/// Closes a private or public key handle; the handle is invalid afterwards.
+#[no_mangle]
+pub extern "C" fn CHM_KeyClose(key: CHM_KEY_HANDLE) -> CHM_RV {
+    boundary("CHM_KeyClose", || handles::close_key(key))
+}
+
+/// Generates an RSA key pair of `bits` (2048, 3072 or 4096) and writes the private key as
+/// PKCS#8 PEM to `private_path` (mode 0600) and the public key as SubjectPublicKeyInfo PEM
+/// to `public_path` (mode 0644), each atomically.
+///
+/// # Safety
+/// Both paths must be NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_GenerateKeyPair(bits: u32, private_path: *const c_char, public_path: *const c_char) -> CHM_RV {
+    boundary("CHM_GenerateKeyPair", || {
+        handles::require_initialized()?;
+        // SAFETY: the caller promises NUL-terminated strings.
+        let private_path = unsafe { str_arg(private_path, "private_path") }?;
+        // SAFETY: as above.
+        let public_path = unsafe { str_arg(public_path, "public_path") }?;
+        let key = PrivateKey::generate(bits as usize)?;
+        key.write_pair(Path::new(private_path), Path::new(public_path))?;
+        Ok(())
+    })
+}
+
+/// Signs a 32-byte token with a private key as a ready-made SHA-256 digest
+/// (RSASSA-PKCS1-v1_5, identical to `openssl pkeyutl -sign -pkeyopt digest:sha256`).
+/// `sig`/`sig_len` use the two-call idiom; the signature is as long as the modulus.
+///
+/// # Safety
+/// `token` must be readable for `token_len` bytes; `sig_len` valid for reads and writes; a
+/// non-NULL `sig` writable for `*sig_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_SignToken(key: CHM_KEY_HANDLE, token: *const u8, token_len: usize, sig: *mut u8, sig_len: *mut usize) -> CHM_RV {
+    boundary("CHM_SignToken", || {
+        let key = handles::private_key(key)?;
+        // SAFETY: the caller promises `token_len` readable bytes.
+        let token = token_arg(unsafe { bytes_arg(token, token_len, "token") }?)?;
+        out_arg(sig_len, "sig_len")?;
+        let signature = key.sign_token(&token)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { write_buffer(&signature, sig, sig_len, "signature") }
+    })
+}
+
+/// Verifies a signature over a 32-byte token with a public key: `CHMR_OK`,
+/// `CHMR_SIGNATURE_INVALID`, or `CHMR_SIGNATURE_LEN_RANGE` for a length that does not
+/// match the key.
+///
+/// # Safety
+/// `token` must be readable for `token_len` bytes and `sig` for `sig_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_VerifyToken(key: CHM_KEY_HANDLE, token: *const u8, token_len: usize, sig: *const u8, sig_len: usize) -> CHM_RV {
+    boundary("CHM_VerifyToken", || {
+        let key = handles::public_key(key)?;
+        // SAFETY: the caller promises `token_len` readable bytes.
+        let token = token_arg(unsafe { bytes_arg(token, token_len, "token") }?)?;
+        // SAFETY: the caller promises `sig_len` readable bytes.
+        let sig = unsafe { bytes_arg(sig, sig_len, "sig") }?;
+        if sig.len() != key.signature_len() {
+            return Err(FfiError::new(
+                CHMR_SIGNATURE_LEN_RANGE,
+                format!("signature is {} bytes; the {}-bit key makes {}-byte signatures", sig.len(), key.bits(), key.signature_len()),
+            ));
+        }
+        if key.verify_token(&token, sig) {
+            Ok(())
+        } else {
+            Err(FfiError::new(CHMR_SIGNATURE_INVALID, "signature does not verify with the public key"))
+        }
+    })
+}

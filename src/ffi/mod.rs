@@ -1,0 +1,19 @@
+//! The C ABI (PKCS#11 style) and nothing else: return codes, handles, NULL checks, the
+//! panic boundary and the conversions between C and the Rust API. The header
+//! `include/cloudhsm_mfa.h` is generated from this module by cbindgen.
+#![allow(non_snake_case, non_camel_case_types)]
+
+mod codes;
+mod function_list;
+mod general;
+mod guard;
+mod handles;
+mod keys;
+mod token_files;
+mod types;
+
+pub use function_list::*;
+pub use general::*;
+pub use keys::*;
+pub use token_files::*;
+pub use types::*;

@@ -1,0 +1,114 @@
+//! The C types and constants of the ABI: return codes, handles, flags, structures.
+
+use std::os::raw::c_char;
+
+/// A return value: `CHMR_OK` (0) or one of the `CHMR_*` codes.
+pub type CHM_RV = u32;
+/// A handle to a parsed token file; 0 is never a valid handle.
+pub type CHM_TOKEN_FILE_HANDLE = u64;
+/// A handle to a loaded private or public key; 0 is never a valid handle.
+pub type CHM_KEY_HANDLE = u64;
+
+/// The value no handle ever has.
+pub const CHM_INVALID_HANDLE: u64 = 0;
+
+/// Library version, major part; equal to the version in Cargo.toml.
+pub const CHM_VERSION_MAJOR: u32 = 0;
+/// Library version, minor part.
+pub const CHM_VERSION_MINOR: u32 = 1;
+/// Library version, patch part.
+pub const CHM_VERSION_PATCH: u32 = 0;
+/// The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
+pub const CHM_FUNCTION_LIST_VERSION: u32 = 1;
+
+/// Length in bytes of a token (a challenge to sign): 32.
+pub const CHM_TOKEN_LEN: usize = 32;
+/// Length of the largest signature the library makes or takes (RSA-4096): 512 bytes.
+pub const CHM_MAX_SIGNATURE_LEN: usize = 512;
+
+/// Token file kind: an MFA token file (`tokens` of `unsigned`/`signed`).
+pub const CHM_TOKEN_FILE_MFA: u32 = 1;
+/// Token file kind: a registration token file (`tokens` with `approval_data`).
+pub const CHM_TOKEN_FILE_REGISTRATION: u32 = 2;
+/// Token file kind: a quorum approval file (`approval_data`, `token`, `signatures`).
+pub const CHM_TOKEN_FILE_QUORUM_APPROVAL: u32 = 3;
+
+/// Entry status: the signature verifies with the key.
+pub const CHM_ENTRY_VALID: u32 = 0;
+/// Entry status: the entry has no signature yet.
+pub const CHM_ENTRY_UNSIGNED: u32 = 1;
+/// Entry status: a signature that does not verify with the key.
+pub const CHM_ENTRY_INVALID: u32 = 2;
+/// Entry status: a signature whose length does not match the key.
+pub const CHM_ENTRY_WRONG_LENGTH: u32 = 3;
+
+/// Return code: success.
+pub const CHMR_OK: CHM_RV = 0x00000000;
+/// Return code: memory could not be allocated.
+pub const CHMR_HOST_MEMORY: CHM_RV = 0x00000002;
+/// Return code: an unexpected internal failure (a panic inside the library ends here).
+pub const CHMR_GENERAL_ERROR: CHM_RV = 0x00000005;
+/// Return code: the operation failed in the cryptographic engine.
+pub const CHMR_FUNCTION_FAILED: CHM_RV = 0x00000006;
+/// Return code: an argument is NULL, out of range or not valid UTF-8.
+pub const CHMR_ARGUMENTS_BAD: CHM_RV = 0x00000007;
+/// Return code: input data is longer than allowed (a file over its size limit).
+pub const CHMR_DATA_LEN_RANGE: CHM_RV = 0x00000021;
+/// Return code: the key handle is unknown, closed, or of the wrong kind of key.
+pub const CHMR_KEY_HANDLE_INVALID: CHM_RV = 0x00000060;
+/// Return code: the RSA key's size is not 2048, 3072 or 4096 bits.
+pub const CHMR_KEY_SIZE_RANGE: CHM_RV = 0x00000062;
+/// Return code: the key is not an RSA key (EC, Ed25519, ...).
+pub const CHMR_KEY_TYPE_INCONSISTENT: CHM_RV = 0x00000063;
+/// Return code: the token file handle is unknown or closed.
+pub const CHMR_OBJECT_HANDLE_INVALID: CHM_RV = 0x00000082;
+/// Return code: a signature does not verify.
+pub const CHMR_SIGNATURE_INVALID: CHM_RV = 0x000000C0;
+/// Return code: a signature's length does not match the key.
+pub const CHMR_SIGNATURE_LEN_RANGE: CHM_RV = 0x000000C1;
+/// Return code: the output buffer is too small; `*len` holds the size needed.
+pub const CHMR_BUFFER_TOO_SMALL: CHM_RV = 0x00000150;
+/// Return code: `CHM_Initialize` has not been called.
+pub const CHMR_NOT_INITIALIZED: CHM_RV = 0x00000190;
+/// Return code: `CHM_Initialize` was already called.
+pub const CHMR_ALREADY_INITIALIZED: CHM_RV = 0x00000191;
+/// Return code: a file could not be read or written (missing, permissions, symbolic link).
+pub const CHMR_FILE_ERROR: CHM_RV = 0x80000001;
+/// Return code: a token file breaks the format; the last error names file, field and entry.
+pub const CHMR_TOKEN_FILE_INVALID: CHM_RV = 0x80000002;
+/// Return code: a key file is not a usable PEM key (not a key, encrypted, wrong kind).
+pub const CHMR_KEY_FILE_INVALID: CHM_RV = 0x80000003;
+/// Return code: a token entry or approval has no signature.
+pub const CHMR_TOKEN_NOT_SIGNED: CHM_RV = 0x80000004;
+
+/// A version number.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CHM_VERSION {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+/// What `CHM_GetInfo` reports.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CHM_INFO {
+    /// The library's version (as `CHM_VERSION_MAJOR` ... in the header it was built with).
+    pub library_version: CHM_VERSION,
+    /// The version of the function list the library provides.
+    pub function_list_version: u32,
+    /// A NUL-terminated description of the library.
+    pub description: [c_char; 64],
+}
+
+/// Arguments of `CHM_Initialize`. Pass NULL for all defaults.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CHM_INITIALIZE_ARGS {
+    /// Path of the cluster configuration file, or NULL to use the environment variable
+    /// `CLOUDHSM_MFA_CONFIG`, else `/opt/cloudhsm/etc/cloudhsm-cli.cfg`. Copied.
+    pub config_path: *const c_char,
+    /// Reserved; must be 0.
+    pub flags: u64,
+}
