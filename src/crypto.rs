@@ -117,9 +117,8 @@ impl PrivateKey {
     fn from_pem_with_origin(pem: &[u8], origin: &Origin) -> Result<Self> {
         let (label, der) = decode_pem(origin, pem)?;
         let not_a_key = |why: String| Error::key(origin, KeyProblem::NotAKey(why));
-        let rejected = |e: aws_lc_rs::error::KeyRejected| {
-            not_a_key(format!("the RSA key was rejected ({e})"))
-        };
+        let rejected =
+            |e: aws_lc_rs::error::KeyRejected| not_a_key(format!("the RSA key was rejected ({e})"));
         match label.as_str() {
             "PRIVATE KEY" => {
                 let info = pkcs8::PrivateKeyInfoRef::from_der(&der)
@@ -153,7 +152,9 @@ impl PrivateKey {
                 origin,
                 KeyProblem::WrongKind("this is a public key; a private key is needed here".into()),
             )),
-            other => Err(not_a_key(format!("PEM block \"{other}\" holds no private key"))),
+            other => Err(not_a_key(format!(
+                "PEM block \"{other}\" holds no private key"
+            ))),
         }
     }
 
@@ -211,8 +212,9 @@ impl PrivateKey {
             .pair
             .as_der()
             .map_err(|_| Error::Crypto("cannot encode the private key".into()))?;
-        let pem = pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, der.as_ref())
-            .map_err(|e| Error::Crypto(format!("cannot encode PEM: {e}")))?;
+        let pem =
+            pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, der.as_ref())
+                .map_err(|e| Error::Crypto(format!("cannot encode PEM: {e}")))?;
         Ok(Zeroizing::new(pem))
     }
 
@@ -262,9 +264,13 @@ impl PublicKey {
         match label.as_str() {
             "PUBLIC KEY" => Self::from_spki_der(&der, origin),
             "RSA PUBLIC KEY" => {
-                let rsa = pkcs1::RsaPublicKey::<der::asn1::UintRef>::from_der(&der).map_err(|e| {
-                    Error::key(origin, KeyProblem::NotAKey(format!("bad RSA public key: {e}")))
-                })?;
+                let rsa =
+                    pkcs1::RsaPublicKey::<der::asn1::UintRef>::from_der(&der).map_err(|e| {
+                        Error::key(
+                            origin,
+                            KeyProblem::NotAKey(format!("bad RSA public key: {e}")),
+                        )
+                    })?;
                 let bits = bit_len(rsa.modulus.as_bytes());
                 check_bits(origin, bits)?;
                 let spki = spki::SubjectPublicKeyInfoRef {
@@ -272,9 +278,8 @@ impl PublicKey {
                         oid: OID_RSA,
                         parameters: Some(der::asn1::AnyRef::NULL),
                     },
-                    subject_public_key: der::asn1::BitStringRef::from_bytes(&der).map_err(|e| {
-                        Error::key(origin, KeyProblem::NotAKey(e.to_string()))
-                    })?,
+                    subject_public_key: der::asn1::BitStringRef::from_bytes(&der)
+                        .map_err(|e| Error::key(origin, KeyProblem::NotAKey(e.to_string())))?,
                 };
                 let spki_der = der::Encode::to_der(&spki)
                     .map_err(|e| Error::key(origin, KeyProblem::NotAKey(e.to_string())))?;
@@ -410,13 +415,22 @@ mod tests {
         let key = PrivateKey::generate(2048).unwrap();
         let again = PrivateKey::from_pem(key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
         let token = random_token().unwrap();
-        assert_eq!(key.sign_token(&token).unwrap(), again.sign_token(&token).unwrap());
+        assert_eq!(
+            key.sign_token(&token).unwrap(),
+            again.sign_token(&token).unwrap()
+        );
         let pub_pem = key.public_key().unwrap().to_pem().unwrap();
-        assert_eq!(PublicKey::from_pem(pub_pem.as_bytes()).unwrap(), key.public_key().unwrap());
+        assert_eq!(
+            PublicKey::from_pem(pub_pem.as_bytes()).unwrap(),
+            key.public_key().unwrap()
+        );
     }
 
     #[test]
     fn generate_refuses_odd_sizes() {
-        assert!(matches!(PrivateKey::generate(1024), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            PrivateKey::generate(1024),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }

@@ -76,7 +76,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let tmp_name = format!(
         ".{}.{}.tmp",
         name.to_string_lossy(),
-        suffix.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        suffix
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
     let tmp = dir.join(tmp_name);
 

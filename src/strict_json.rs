@@ -26,7 +26,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Strict(Value::Number(v.into())))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Strict, E> {
-        Ok(Strict(Number::from_f64(v).map_or(Value::Null, Value::Number)))
+        Ok(Strict(
+            Number::from_f64(v).map_or(Value::Null, Value::Number),
+        ))
     }
     fn visit_str<E>(self, v: &str) -> Result<Strict, E> {
         Ok(Strict(Value::String(v.to_owned())))
@@ -76,7 +78,9 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_refused_at_any_depth() {
-        assert!(parse(r#"{"a":1,"a":2}"#).unwrap_err().contains("\"a\" appears twice"));
+        assert!(parse(r#"{"a":1,"a":2}"#)
+            .unwrap_err()
+            .contains("\"a\" appears twice"));
         assert!(parse(r#"{"t":[{"s":"","s":"x"}]}"#).is_err());
         assert_eq!(parse(r#"{"a":[1,"x",null,true]}"#).unwrap()["a"][1], "x");
     }

@@ -319,7 +319,12 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn err(&self, field: impl Into<String>, entry: Option<usize>, reason: impl Into<String>) -> Error {
+    fn err(
+        &self,
+        field: impl Into<String>,
+        entry: Option<usize>,
+        reason: impl Into<String>,
+    ) -> Error {
         Error::token_file(self.origin, field, entry, reason)
     }
 
@@ -328,7 +333,9 @@ impl Parser<'_> {
             return Err(self.err("document", None, "must be a JSON object"));
         };
         let is_approval = !obj.contains_key("tokens")
-            && (obj.contains_key("approval_data") || obj.contains_key("token") || obj.contains_key("signatures"));
+            && (obj.contains_key("approval_data")
+                || obj.contains_key("token")
+                || obj.contains_key("signatures"));
         let allowed: &[&str] = if is_approval {
             &["version", "approval_data", "token", "signatures"]
         } else {
@@ -338,11 +345,20 @@ impl Parser<'_> {
             return Err(self.err(
                 unknown.clone(),
                 None,
-                format!("unknown field; this file may hold only {}", quote_list(allowed)),
+                format!(
+                    "unknown field; this file may hold only {}",
+                    quote_list(allowed)
+                ),
             ));
         }
         match obj.remove("version") {
-            None => return Err(self.err("version", None, "missing; token files have \"version\": \"2.0\"")),
+            None => {
+                return Err(self.err(
+                    "version",
+                    None,
+                    "missing; token files have \"version\": \"2.0\"",
+                ))
+            }
             Some(Value::String(v)) if v == FORMAT_VERSION => {}
             Some(other) => {
                 return Err(self.err(
@@ -359,7 +375,12 @@ impl Parser<'_> {
         }
     }
 
-    fn string<'v>(&self, value: Option<&'v Value>, field: &str, entry: Option<usize>) -> Result<&'v str> {
+    fn string<'v>(
+        &self,
+        value: Option<&'v Value>,
+        field: &str,
+        entry: Option<usize>,
+    ) -> Result<&'v str> {
         match value {
             None => Err(self.err(field, entry, "missing")),
             Some(Value::String(s)) => Ok(s),
@@ -369,14 +390,25 @@ impl Parser<'_> {
 
     fn base64(&self, text: &str, field: &str, entry: Option<usize>) -> Result<Vec<u8>> {
         B64.decode(text).map_err(|e| {
-            self.err(field, entry, format!("not valid base64 (standard alphabet, padded): {e}"))
+            self.err(
+                field,
+                entry,
+                format!("not valid base64 (standard alphabet, padded): {e}"),
+            )
         })
     }
 
     fn token(&self, text: &str, field: &str, entry: Option<usize>) -> Result<Token> {
         let bytes = self.base64(text, field, entry)?;
         bytes.as_slice().try_into().map_err(|_| {
-            self.err(field, entry, format!("decodes to {} bytes; a token is {TOKEN_LEN} bytes", bytes.len()))
+            self.err(
+                field,
+                entry,
+                format!(
+                    "decodes to {} bytes; a token is {TOKEN_LEN} bytes",
+                    bytes.len()
+                ),
+            )
         })
     }
 
@@ -387,7 +419,11 @@ impl Parser<'_> {
             Some(_) => return Err(self.err("tokens", None, "must be an array")),
         };
         if list.is_empty() {
-            return Err(self.err("tokens", None, "is empty; a token file has at least one token"));
+            return Err(self.err(
+                "tokens",
+                None,
+                "is empty; a token file has at least one token",
+            ));
         }
         let mut entries: Vec<TokenEntry> = Vec::with_capacity(list.len());
         for (i, item) in list.iter().enumerate() {
@@ -406,7 +442,10 @@ impl Parser<'_> {
                 let why = if unknown == "approval_data" {
                     "present, but tokens[0] has none; a file is either an MFA token file or a registration token file".to_string()
                 } else {
-                    format!("unknown field; a token may hold only {}", quote_list(allowed))
+                    format!(
+                        "unknown field; a token may hold only {}",
+                        quote_list(allowed)
+                    )
                 };
                 return Err(self.err(at(unknown), Some(i), why));
             }
@@ -427,18 +466,32 @@ impl Parser<'_> {
                 None
             };
             let field = at("unsigned");
-            let unsigned = self.token(self.string(fields.get("unsigned"), &field, Some(i))?, &field, Some(i))?;
+            let unsigned = self.token(
+                self.string(fields.get("unsigned"), &field, Some(i))?,
+                &field,
+                Some(i),
+            )?;
             if let Some(data) = &approval_data {
                 if sha256(data) != unsigned {
                     return Err(self.err(field, Some(i), "is not the SHA-256 of approval_data"));
                 }
             }
             if let Some(j) = entries.iter().position(|e| e.unsigned == unsigned) {
-                return Err(self.err(field, Some(i), format!("same value as tokens[{j}].unsigned; tokens must be distinct")));
+                return Err(self.err(
+                    field,
+                    Some(i),
+                    format!("same value as tokens[{j}].unsigned; tokens must be distinct"),
+                ));
             }
             let field = at("signed");
             let signed_text = match fields.get("signed") {
-                None => return Err(self.err(field, Some(i), "missing; use \"signed\": \"\" for a token not signed yet")),
+                None => {
+                    return Err(self.err(
+                        field,
+                        Some(i),
+                        "missing; use \"signed\": \"\" for a token not signed yet",
+                    ))
+                }
                 v => self.string(v, &field, Some(i))?,
             };
             let signed = if signed_text.is_empty() {
@@ -448,13 +501,21 @@ impl Parser<'_> {
                 check_signature_len(self.origin, &field, i, sig.len())?;
                 Some(sig)
             };
-            entries.push(TokenEntry { approval_data, unsigned, signed });
+            entries.push(TokenEntry {
+                approval_data,
+                unsigned,
+                signed,
+            });
         }
         Ok(entries)
     }
 
     fn approval(&self, obj: Map<String, Value>) -> Result<QuorumApproval> {
-        let approval_data = self.base64(self.string(obj.get("approval_data"), "approval_data", None)?, "approval_data", None)?;
+        let approval_data = self.base64(
+            self.string(obj.get("approval_data"), "approval_data", None)?,
+            "approval_data",
+            None,
+        )?;
         if approval_data.is_empty() {
             return Err(self.err("approval_data", None, "is empty"));
         }
@@ -463,7 +524,13 @@ impl Parser<'_> {
             return Err(self.err("token", None, "is not the SHA-256 of approval_data"));
         }
         let list = match obj.get("signatures") {
-            None => return Err(self.err("signatures", None, "missing; use \"signatures\": [] before anyone approved")),
+            None => {
+                return Err(self.err(
+                    "signatures",
+                    None,
+                    "missing; use \"signatures\": [] before anyone approved",
+                ))
+            }
             Some(Value::Array(list)) => list,
             Some(_) => return Err(self.err("signatures", None, "must be an array")),
         };
@@ -473,24 +540,53 @@ impl Parser<'_> {
             let Value::Object(fields) = item else {
                 return Err(self.err(format!("signatures[{i}]"), Some(i), "must be an object"));
             };
-            if let Some(unknown) = fields.keys().find(|k| *k != "username" && *k != "signature") {
-                return Err(self.err(at(unknown), Some(i), "unknown field; an approval holds only \"username\" and \"signature\""));
+            if let Some(unknown) = fields
+                .keys()
+                .find(|k| *k != "username" && *k != "signature")
+            {
+                return Err(self.err(
+                    at(unknown),
+                    Some(i),
+                    "unknown field; an approval holds only \"username\" and \"signature\"",
+                ));
             }
             let field = at("username");
             let name = self.string(fields.get("username"), &field, Some(i))?;
-            let username = username::normalize(name).map_err(|why| self.err(&field, Some(i), why))?;
+            let username =
+                username::normalize(name).map_err(|why| self.err(&field, Some(i), why))?;
             if let Some(j) = signatures.iter().position(|s| s.username == username) {
-                return Err(self.err(field, Some(i), format!("\"{username}\" already approved in signatures[{j}]; one approval per user")));
+                return Err(self.err(
+                    field,
+                    Some(i),
+                    format!(
+                        "\"{username}\" already approved in signatures[{j}]; one approval per user"
+                    ),
+                ));
             }
             let field = at("signature");
-            let signature = self.base64(self.string(fields.get("signature"), &field, Some(i))?, &field, Some(i))?;
+            let signature = self.base64(
+                self.string(fields.get("signature"), &field, Some(i))?,
+                &field,
+                Some(i),
+            )?;
             check_signature_len(self.origin, &field, i, signature.len())?;
-            signatures.push(Approver { username, signature });
+            signatures.push(Approver {
+                username,
+                signature,
+            });
         }
-        Ok(QuorumApproval { approval_data, token, signatures })
+        Ok(QuorumApproval {
+            approval_data,
+            token,
+            signatures,
+        })
     }
 }
 
 fn quote_list(names: &[&str]) -> String {
-    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

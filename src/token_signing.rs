@@ -154,11 +154,19 @@ impl TokenFile {
                 ))
             }
         };
-        let sig_field = if prefix == "tokens" { "signed" } else { "signature" };
+        let sig_field = if prefix == "tokens" {
+            "signed"
+        } else {
+            "signature"
+        };
         let field = format!("{prefix}[{index}].{sig_field}");
         let entry = Some(index);
         Err(match statuses[index] {
-            EntryStatus::Unsigned => Error::Unsigned { origin, field, entry },
+            EntryStatus::Unsigned => Error::Unsigned {
+                origin,
+                field,
+                entry,
+            },
             EntryStatus::WrongLength => Error::SignatureLength {
                 origin,
                 field,
@@ -167,7 +175,11 @@ impl TokenFile {
                 expected: key.signature_len(),
                 bits: key.bits(),
             },
-            _ => Error::SignatureInvalid { origin, field, entry },
+            _ => Error::SignatureInvalid {
+                origin,
+                field,
+                entry,
+            },
         })
     }
 
@@ -201,7 +213,10 @@ fn upsert_approver(list: &mut Vec<Approver>, name: &str, signature: Vec<u8>) -> 
     let username = username::normalize(name).map_err(Error::InvalidArgument)?;
     match list.iter_mut().find(|a| a.username == username) {
         Some(existing) => existing.signature = signature,
-        None => list.push(Approver { username, signature }),
+        None => list.push(Approver {
+            username,
+            signature,
+        }),
     }
     Ok(())
 }

@@ -15,7 +15,10 @@ pub fn normalize(name: &str) -> Result<String, String> {
             name.chars().count()
         ));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
         return Err(format!(
             "user name has the character {bad:?}; only letters, digits and '_' are allowed"
         ));
@@ -35,7 +38,9 @@ mod tests {
     #[test]
     fn bad_usernames_say_why() {
         assert!(normalize("").unwrap_err().contains("empty"));
-        assert!(normalize(&"a".repeat(32)).unwrap_err().contains("32 characters"));
+        assert!(normalize(&"a".repeat(32))
+            .unwrap_err()
+            .contains("32 characters"));
         assert!(normalize(&"a".repeat(31)).is_ok());
         assert!(normalize("bob-smith").unwrap_err().contains("'-'"));
         assert!(normalize("bøb").is_err());

@@ -33,9 +33,7 @@ pub fn code_of(error: &Error) -> CHM_RV {
         Error::TooLarge { .. } => CHMR_DATA_LEN_RANGE,
         Error::TokenFile { .. } => CHMR_TOKEN_FILE_INVALID,
         Error::Key { problem, .. } => match problem {
-            KeyProblem::TooSmall { .. } | KeyProblem::UnsupportedSize { .. } => {
-                CHMR_KEY_SIZE_RANGE
-            }
+            KeyProblem::TooSmall { .. } | KeyProblem::UnsupportedSize { .. } => CHMR_KEY_SIZE_RANGE,
             KeyProblem::NotRsa(_) => CHMR_KEY_TYPE_INCONSISTENT,
             KeyProblem::NotAKey(_) | KeyProblem::Encrypted | KeyProblem::WrongKind(_) => {
                 CHMR_KEY_FILE_INVALID
@@ -64,11 +62,17 @@ const TEXTS: &[(CHM_RV, &CStr)] = &[
     (CHMR_ARGUMENTS_BAD, c"bad arguments"),
     (CHMR_DATA_LEN_RANGE, c"input is larger than allowed"),
     (CHMR_KEY_HANDLE_INVALID, c"invalid key handle"),
-    (CHMR_KEY_SIZE_RANGE, c"RSA key size is not 2048, 3072 or 4096 bits"),
+    (
+        CHMR_KEY_SIZE_RANGE,
+        c"RSA key size is not 2048, 3072 or 4096 bits",
+    ),
     (CHMR_KEY_TYPE_INCONSISTENT, c"key is not an RSA key"),
     (CHMR_OBJECT_HANDLE_INVALID, c"invalid token file handle"),
     (CHMR_SIGNATURE_INVALID, c"signature does not verify"),
-    (CHMR_SIGNATURE_LEN_RANGE, c"signature length does not match the key"),
+    (
+        CHMR_SIGNATURE_LEN_RANGE,
+        c"signature length does not match the key",
+    ),
     (CHMR_BUFFER_TOO_SMALL, c"buffer too small"),
     (CHMR_NOT_INITIALIZED, c"library not initialized"),
     (CHMR_ALREADY_INITIALIZED, c"library already initialized"),
@@ -93,8 +97,14 @@ mod tests {
     #[test]
     fn every_code_has_one_distinct_text() {
         for (i, (code, _)) in TEXTS.iter().enumerate() {
-            assert!(TEXTS[..i].iter().all(|(c, _)| c != code), "code {code:#x} listed twice");
+            assert!(
+                TEXTS[..i].iter().all(|(c, _)| c != code),
+                "code {code:#x} listed twice"
+            );
         }
-        assert_eq!(text_of(0x1234_5678).to_str().unwrap(), "unknown return code");
+        assert_eq!(
+            text_of(0x1234_5678).to_str().unwrap(),
+            "unknown return code"
+        );
     }
 }

@@ -17,40 +17,173 @@ pub struct CHM_FUNCTION_LIST {
     pub CHM_Initialize: Option<unsafe extern "C" fn(args: *const CHM_INITIALIZE_ARGS) -> CHM_RV>,
     pub CHM_Finalize: Option<extern "C" fn() -> CHM_RV>,
     pub CHM_GetInfo: Option<unsafe extern "C" fn(info: *mut CHM_INFO) -> CHM_RV>,
-    pub CHM_GetFunctionList: Option<unsafe extern "C" fn(list: *mut *const CHM_FUNCTION_LIST) -> CHM_RV>,
+    pub CHM_GetFunctionList:
+        Option<unsafe extern "C" fn(list: *mut *const CHM_FUNCTION_LIST) -> CHM_RV>,
     pub CHM_GetLastError: Option<unsafe extern "C" fn(buf: *mut c_char, len: *mut usize) -> CHM_RV>,
     pub CHM_GetReturnCodeText: Option<extern "C" fn(rv: CHM_RV) -> *const c_char>,
-    pub CHM_PrivateKeyLoad: Option<unsafe extern "C" fn(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
-    pub CHM_PrivateKeyFromPem: Option<unsafe extern "C" fn(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
-    pub CHM_PublicKeyLoad: Option<unsafe extern "C" fn(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
-    pub CHM_PublicKeyFromPem: Option<unsafe extern "C" fn(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
-    pub CHM_PublicKeyFromPrivate: Option<unsafe extern "C" fn(private_key: CHM_KEY_HANDLE, public_key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
+    pub CHM_PrivateKeyLoad:
+        Option<unsafe extern "C" fn(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
+    pub CHM_PrivateKeyFromPem: Option<
+        unsafe extern "C" fn(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV,
+    >,
+    pub CHM_PublicKeyLoad:
+        Option<unsafe extern "C" fn(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV>,
+    pub CHM_PublicKeyFromPem: Option<
+        unsafe extern "C" fn(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV,
+    >,
+    pub CHM_PublicKeyFromPrivate: Option<
+        unsafe extern "C" fn(
+            private_key: CHM_KEY_HANDLE,
+            public_key: *mut CHM_KEY_HANDLE,
+        ) -> CHM_RV,
+    >,
     pub CHM_KeyGetBits: Option<unsafe extern "C" fn(key: CHM_KEY_HANDLE, bits: *mut u32) -> CHM_RV>,
     pub CHM_KeyClose: Option<extern "C" fn(key: CHM_KEY_HANDLE) -> CHM_RV>,
-    pub CHM_GenerateKeyPair: Option<unsafe extern "C" fn(bits: u32, private_path: *const c_char, public_path: *const c_char) -> CHM_RV>,
-    pub CHM_SignToken: Option<unsafe extern "C" fn(key: CHM_KEY_HANDLE, token: *const u8, token_len: usize, sig: *mut u8, sig_len: *mut usize) -> CHM_RV>,
-    pub CHM_VerifyToken: Option<unsafe extern "C" fn(key: CHM_KEY_HANDLE, token: *const u8, token_len: usize, sig: *const u8, sig_len: usize) -> CHM_RV>,
-    pub CHM_TokenFileLoad: Option<unsafe extern "C" fn(path: *const c_char, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
-    pub CHM_TokenFileParse: Option<unsafe extern "C" fn(data: *const u8, len: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
-    pub CHM_TokenFileCreateMfa: Option<unsafe extern "C" fn(tokens: *const u8, token_count: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
-    pub CHM_TokenFileCreateRegistration: Option<unsafe extern "C" fn(data: *const u8, len: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
-    pub CHM_TokenFileCreateApproval: Option<unsafe extern "C" fn(data: *const u8, len: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
-    pub CHM_TokenFileGetKind: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, kind: *mut u32) -> CHM_RV>,
-    pub CHM_TokenFileGetEntryCount: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, count: *mut usize) -> CHM_RV>,
-    pub CHM_TokenFileGetToken: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, token: *mut u8) -> CHM_RV>,
-    pub CHM_TokenFileGetApprovalToken: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, token: *mut u8) -> CHM_RV>,
-    pub CHM_TokenFileGetSignature: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, buf: *mut u8, len: *mut usize) -> CHM_RV>,
-    pub CHM_TokenFileGetApprovalData: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, buf: *mut u8, len: *mut usize) -> CHM_RV>,
-    pub CHM_TokenFileGetApprover: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, buf: *mut c_char, len: *mut usize) -> CHM_RV>,
-    pub CHM_TokenFileSign: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, key: CHM_KEY_HANDLE, approver: *const c_char) -> CHM_RV>,
-    pub CHM_TokenFileSetSignature: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, sig: *const u8, sig_len: usize) -> CHM_RV>,
-    pub CHM_TokenFileAddApproval: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, approver: *const c_char, sig: *const u8, sig_len: usize) -> CHM_RV>,
-    pub CHM_TokenFileVerify: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, key: CHM_KEY_HANDLE, approver: *const c_char) -> CHM_RV>,
-    pub CHM_TokenFileCheckEntry: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, key: CHM_KEY_HANDLE, index: usize, status: *mut u32) -> CHM_RV>,
-    pub CHM_TokenFileWrite: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, path: *const c_char) -> CHM_RV>,
-    pub CHM_TokenFileToJson: Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, buf: *mut c_char, len: *mut usize) -> CHM_RV>,
+    pub CHM_GenerateKeyPair: Option<
+        unsafe extern "C" fn(
+            bits: u32,
+            private_path: *const c_char,
+            public_path: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_SignToken: Option<
+        unsafe extern "C" fn(
+            key: CHM_KEY_HANDLE,
+            token: *const u8,
+            token_len: usize,
+            sig: *mut u8,
+            sig_len: *mut usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_VerifyToken: Option<
+        unsafe extern "C" fn(
+            key: CHM_KEY_HANDLE,
+            token: *const u8,
+            token_len: usize,
+            sig: *const u8,
+            sig_len: usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileLoad: Option<
+        unsafe extern "C" fn(path: *const c_char, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV,
+    >,
+    pub CHM_TokenFileParse: Option<
+        unsafe extern "C" fn(
+            data: *const u8,
+            len: usize,
+            file: *mut CHM_TOKEN_FILE_HANDLE,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileCreateMfa: Option<
+        unsafe extern "C" fn(
+            tokens: *const u8,
+            token_count: usize,
+            file: *mut CHM_TOKEN_FILE_HANDLE,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileCreateRegistration: Option<
+        unsafe extern "C" fn(
+            data: *const u8,
+            len: usize,
+            file: *mut CHM_TOKEN_FILE_HANDLE,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileCreateApproval: Option<
+        unsafe extern "C" fn(
+            data: *const u8,
+            len: usize,
+            file: *mut CHM_TOKEN_FILE_HANDLE,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileGetKind:
+        Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, kind: *mut u32) -> CHM_RV>,
+    pub CHM_TokenFileGetEntryCount:
+        Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, count: *mut usize) -> CHM_RV>,
+    pub CHM_TokenFileGetToken: Option<
+        unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, index: usize, token: *mut u8) -> CHM_RV,
+    >,
+    pub CHM_TokenFileGetApprovalToken:
+        Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, token: *mut u8) -> CHM_RV>,
+    pub CHM_TokenFileGetSignature: Option<
+        unsafe extern "C" fn(
+            file: CHM_TOKEN_FILE_HANDLE,
+            index: usize,
+            buf: *mut u8,
+            len: *mut usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileGetApprovalData: Option<
+        unsafe extern "C" fn(
+            file: CHM_TOKEN_FILE_HANDLE,
+            index: usize,
+            buf: *mut u8,
+            len: *mut usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileGetApprover: Option<
+        unsafe extern "C" fn(
+            file: CHM_TOKEN_FILE_HANDLE,
+            index: usize,
+            buf: *mut c_char,
+            len: *mut usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileSign: Option<
+        unsafe extern "C" fn(
+            file: CHM_TOKEN_FILE_HANDLE,
+            key: CHM_KEY_HANDLE,
+            approver: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileSetSignature: Option<
+        unsafe extern "C" fn(
+            file: CHM_TOKEN_FILE_HANDLE,
+            index: usize,
+            sig: *const u8,
+            sig_len: usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileAddApproval: Option<
+        unsafe extern "C" fn(
+            file: CHM_TOKEN_FILE_HANDLE,
+            approver: *const c_char,
+            sig: *const u8,
+            sig_len: usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileVerify: Option<
+        unsafe extern "C" fn(
+            file: CHM_TOKEN_FILE_HANDLE,
+            key: CHM_KEY_HANDLE,
+            approver: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileCheckEntry: Option<
+        unsafe extern "C" fn(
+            file: CHM_TOKEN_FILE_HANDLE,
+            key: CHM_KEY_HANDLE,
+            index: usize,
+            status: *mut u32,
+        ) -> CHM_RV,
+    >,
+    pub CHM_TokenFileWrite:
+        Option<unsafe extern "C" fn(file: CHM_TOKEN_FILE_HANDLE, path: *const c_char) -> CHM_RV>,
+    pub CHM_TokenFileToJson: Option<
+        unsafe extern "C" fn(
+            file: CHM_TOKEN_FILE_HANDLE,
+            buf: *mut c_char,
+            len: *mut usize,
+        ) -> CHM_RV,
+    >,
     pub CHM_TokenFileClose: Option<extern "C" fn(file: CHM_TOKEN_FILE_HANDLE) -> CHM_RV>,
-    pub CHM_SignTokenFile: Option<unsafe extern "C" fn(token_path: *const c_char, key_path: *const c_char, output_path: *const c_char, approver: *const c_char) -> CHM_RV>,
+    pub CHM_SignTokenFile: Option<
+        unsafe extern "C" fn(
+            token_path: *const c_char,
+            key_path: *const c_char,
+            output_path: *const c_char,
+            approver: *const c_char,
+        ) -> CHM_RV,
+    >,
 }
 
 static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {

@@ -110,7 +110,12 @@ pub fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), FfiError> {
 /// # Safety
 /// `len` must be valid for reads and writes; a non-NULL `buf` must be writable for `*len`
 /// bytes.
-pub unsafe fn write_buffer(data: &[u8], buf: *mut u8, len: *mut usize, name: &str) -> Result<(), FfiError> {
+pub unsafe fn write_buffer(
+    data: &[u8],
+    buf: *mut u8,
+    len: *mut usize,
+    name: &str,
+) -> Result<(), FfiError> {
     let len = non_null(len, &format!("{name} length"))? as *mut usize;
     // SAFETY: non-NULL and the caller promises it is readable and writable.
     let capacity = unsafe { *len };
@@ -124,7 +129,10 @@ pub unsafe fn write_buffer(data: &[u8], buf: *mut u8, len: *mut usize, name: &st
         unsafe { *len = data.len() };
         return Err(FfiError::new(
             CHMR_BUFFER_TOO_SMALL,
-            format!("{name} needs {} bytes; the buffer has {capacity}", data.len()),
+            format!(
+                "{name} needs {} bytes; the buffer has {capacity}",
+                data.len()
+            ),
         ));
     }
     // SAFETY: buf is non-NULL and writable for capacity >= data.len() bytes; the regions
@@ -141,7 +149,12 @@ pub unsafe fn write_buffer(data: &[u8], buf: *mut u8, len: *mut usize, name: &st
 ///
 /// # Safety
 /// As [`write_buffer`].
-pub unsafe fn write_text(text: &str, buf: *mut c_char, len: *mut usize, name: &str) -> Result<(), FfiError> {
+pub unsafe fn write_text(
+    text: &str,
+    buf: *mut c_char,
+    len: *mut usize,
+    name: &str,
+) -> Result<(), FfiError> {
     let mut bytes = Vec::with_capacity(text.len() + 1);
     bytes.extend(text.bytes().map(|b| if b == 0 { b' ' } else { b }));
     bytes.push(0);

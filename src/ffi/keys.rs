@@ -25,7 +25,10 @@ fn token_arg(bytes: &[u8]) -> Result<Token, FfiError> {
 /// # Safety
 /// `path` must be a NUL-terminated string; `key` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_PrivateKeyLoad(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_PrivateKeyLoad(
+    path: *const c_char,
+    key: *mut CHM_KEY_HANDLE,
+) -> CHM_RV {
     boundary("CHM_PrivateKeyLoad", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises a NUL-terminated string.
@@ -42,7 +45,11 @@ pub unsafe extern "C" fn CHM_PrivateKeyLoad(path: *const c_char, key: *mut CHM_K
 /// # Safety
 /// `pem` must be readable for `pem_len` bytes; `key` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_PrivateKeyFromPem(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_PrivateKeyFromPem(
+    pem: *const u8,
+    pem_len: usize,
+    key: *mut CHM_KEY_HANDLE,
+) -> CHM_RV {
     boundary("CHM_PrivateKeyFromPem", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises `pem_len` readable bytes.
@@ -60,7 +67,10 @@ pub unsafe extern "C" fn CHM_PrivateKeyFromPem(pem: *const u8, pem_len: usize, k
 /// # Safety
 /// `path` must be a NUL-terminated string; `key` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_PublicKeyLoad(path: *const c_char, key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_PublicKeyLoad(
+    path: *const c_char,
+    key: *mut CHM_KEY_HANDLE,
+) -> CHM_RV {
     boundary("CHM_PublicKeyLoad", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises a NUL-terminated string.
@@ -77,7 +87,11 @@ pub unsafe extern "C" fn CHM_PublicKeyLoad(path: *const c_char, key: *mut CHM_KE
 /// # Safety
 /// `pem` must be readable for `pem_len` bytes; `key` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_PublicKeyFromPem(pem: *const u8, pem_len: usize, key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_PublicKeyFromPem(
+    pem: *const u8,
+    pem_len: usize,
+    key: *mut CHM_KEY_HANDLE,
+) -> CHM_RV {
     boundary("CHM_PublicKeyFromPem", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises `pem_len` readable bytes.
@@ -94,7 +108,10 @@ pub unsafe extern "C" fn CHM_PublicKeyFromPem(pem: *const u8, pem_len: usize, ke
 /// # Safety
 /// `public_key` must be valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_PublicKeyFromPrivate(private_key: CHM_KEY_HANDLE, public_key: *mut CHM_KEY_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_PublicKeyFromPrivate(
+    private_key: CHM_KEY_HANDLE,
+    public_key: *mut CHM_KEY_HANDLE,
+) -> CHM_RV {
     boundary("CHM_PublicKeyFromPrivate", || {
         let private_key = handles::private_key(private_key)?;
         out_arg(public_key, "public_key")?;
@@ -133,7 +150,11 @@ pub extern "C" fn CHM_KeyClose(key: CHM_KEY_HANDLE) -> CHM_RV {
 /// # Safety
 /// Both paths must be NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_GenerateKeyPair(bits: u32, private_path: *const c_char, public_path: *const c_char) -> CHM_RV {
+pub unsafe extern "C" fn CHM_GenerateKeyPair(
+    bits: u32,
+    private_path: *const c_char,
+    public_path: *const c_char,
+) -> CHM_RV {
     boundary("CHM_GenerateKeyPair", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises NUL-terminated strings.
@@ -154,7 +175,13 @@ pub unsafe extern "C" fn CHM_GenerateKeyPair(bits: u32, private_path: *const c_c
 /// `token` must be readable for `token_len` bytes; `sig_len` valid for reads and writes; a
 /// non-NULL `sig` writable for `*sig_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_SignToken(key: CHM_KEY_HANDLE, token: *const u8, token_len: usize, sig: *mut u8, sig_len: *mut usize) -> CHM_RV {
+pub unsafe extern "C" fn CHM_SignToken(
+    key: CHM_KEY_HANDLE,
+    token: *const u8,
+    token_len: usize,
+    sig: *mut u8,
+    sig_len: *mut usize,
+) -> CHM_RV {
     boundary("CHM_SignToken", || {
         let key = handles::private_key(key)?;
         // SAFETY: the caller promises `token_len` readable bytes.
@@ -173,7 +200,13 @@ pub unsafe extern "C" fn CHM_SignToken(key: CHM_KEY_HANDLE, token: *const u8, to
 /// # Safety
 /// `token` must be readable for `token_len` bytes and `sig` for `sig_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_VerifyToken(key: CHM_KEY_HANDLE, token: *const u8, token_len: usize, sig: *const u8, sig_len: usize) -> CHM_RV {
+pub unsafe extern "C" fn CHM_VerifyToken(
+    key: CHM_KEY_HANDLE,
+    token: *const u8,
+    token_len: usize,
+    sig: *const u8,
+    sig_len: usize,
+) -> CHM_RV {
     boundary("CHM_VerifyToken", || {
         let key = handles::public_key(key)?;
         // SAFETY: the caller promises `token_len` readable bytes.
@@ -183,13 +216,21 @@ pub unsafe extern "C" fn CHM_VerifyToken(key: CHM_KEY_HANDLE, token: *const u8, 
         if sig.len() != key.signature_len() {
             return Err(FfiError::new(
                 CHMR_SIGNATURE_LEN_RANGE,
-                format!("signature is {} bytes; the {}-bit key makes {}-byte signatures", sig.len(), key.bits(), key.signature_len()),
+                format!(
+                    "signature is {} bytes; the {}-bit key makes {}-byte signatures",
+                    sig.len(),
+                    key.bits(),
+                    key.signature_len()
+                ),
             ));
         }
         if key.verify_token(&token, sig) {
             Ok(())
         } else {
-            Err(FfiError::new(CHMR_SIGNATURE_INVALID, "signature does not verify with the public key"))
+            Err(FfiError::new(
+                CHMR_SIGNATURE_INVALID,
+                "signature does not verify with the public key",
+            ))
         }
     })
 }

@@ -4,7 +4,9 @@ use std::ffi::c_char;
 use std::path::Path;
 
 use super::codes::FfiError;
-use super::guard::{boundary, bytes_arg, opt_str_arg, out_arg, str_arg, write_buffer, write_out, write_text};
+use super::guard::{
+    boundary, bytes_arg, opt_str_arg, out_arg, str_arg, write_buffer, write_out, write_text,
+};
 use super::handles::{self, lock};
 use super::types::*;
 use crate::crypto::{Token, TOKEN_LEN};
@@ -26,11 +28,16 @@ unsafe fn publish(file: TokenFile, out: *mut CHM_TOKEN_FILE_HANDLE) -> Result<()
 }
 
 fn out_of_range(what: &str, index: usize, count: usize) -> FfiError {
-    FfiError::bad_argument(format!("{what} index {index} is out of range; the file has {count}"))
+    FfiError::bad_argument(format!(
+        "{what} index {index} is out of range; the file has {count}"
+    ))
 }
 
 /// Runs `f` on the token file behind `h`, holding its lock.
-fn with_file<T>(h: CHM_TOKEN_FILE_HANDLE, f: impl FnOnce(&mut TokenFile) -> Result<T, FfiError>) -> Result<T, FfiError> {
+fn with_file<T>(
+    h: CHM_TOKEN_FILE_HANDLE,
+    f: impl FnOnce(&mut TokenFile) -> Result<T, FfiError>,
+) -> Result<T, FfiError> {
     let file = handles::token_file(h)?;
     let mut guard = lock(&file);
     f(&mut guard)
@@ -43,7 +50,10 @@ fn with_file<T>(h: CHM_TOKEN_FILE_HANDLE, f: impl FnOnce(&mut TokenFile) -> Resu
 /// # Safety
 /// `path` must be a NUL-terminated string; `file` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileLoad(path: *const c_char, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileLoad(
+    path: *const c_char,
+    file: *mut CHM_TOKEN_FILE_HANDLE,
+) -> CHM_RV {
     boundary("CHM_TokenFileLoad", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises a NUL-terminated string.
@@ -59,7 +69,11 @@ pub unsafe extern "C" fn CHM_TokenFileLoad(path: *const c_char, file: *mut CHM_T
 /// # Safety
 /// `data` must be readable for `len` bytes; `file` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileParse(data: *const u8, len: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileParse(
+    data: *const u8,
+    len: usize,
+    file: *mut CHM_TOKEN_FILE_HANDLE,
+) -> CHM_RV {
     boundary("CHM_TokenFileParse", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises `len` readable bytes.
@@ -77,7 +91,11 @@ pub unsafe extern "C" fn CHM_TokenFileParse(data: *const u8, len: usize, file: *
 /// `tokens` must be readable for `token_count * CHM_TOKEN_LEN` bytes; `file` valid for a
 /// write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileCreateMfa(tokens: *const u8, token_count: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileCreateMfa(
+    tokens: *const u8,
+    token_count: usize,
+    file: *mut CHM_TOKEN_FILE_HANDLE,
+) -> CHM_RV {
     boundary("CHM_TokenFileCreateMfa", || {
         handles::require_initialized()?;
         let total = token_count
@@ -101,7 +119,11 @@ pub unsafe extern "C" fn CHM_TokenFileCreateMfa(tokens: *const u8, token_count: 
 /// # Safety
 /// `data` must be readable for `len` bytes; `file` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileCreateRegistration(data: *const u8, len: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileCreateRegistration(
+    data: *const u8,
+    len: usize,
+    file: *mut CHM_TOKEN_FILE_HANDLE,
+) -> CHM_RV {
     boundary("CHM_TokenFileCreateRegistration", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises `len` readable bytes.
@@ -118,7 +140,11 @@ pub unsafe extern "C" fn CHM_TokenFileCreateRegistration(data: *const u8, len: u
 /// # Safety
 /// `data` must be readable for `len` bytes; `file` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileCreateApproval(data: *const u8, len: usize, file: *mut CHM_TOKEN_FILE_HANDLE) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileCreateApproval(
+    data: *const u8,
+    len: usize,
+    file: *mut CHM_TOKEN_FILE_HANDLE,
+) -> CHM_RV {
     boundary("CHM_TokenFileCreateApproval", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises `len` readable bytes.
@@ -135,7 +161,10 @@ pub unsafe extern "C" fn CHM_TokenFileCreateApproval(data: *const u8, len: usize
 /// # Safety
 /// `kind` must be valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileGetKind(file: CHM_TOKEN_FILE_HANDLE, kind: *mut u32) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileGetKind(
+    file: CHM_TOKEN_FILE_HANDLE,
+    kind: *mut u32,
+) -> CHM_RV {
     boundary("CHM_TokenFileGetKind", || {
         let value = with_file(file, |f| {
             Ok(match f.kind() {
@@ -155,7 +184,10 @@ pub unsafe extern "C" fn CHM_TokenFileGetKind(file: CHM_TOKEN_FILE_HANDLE, kind:
 /// # Safety
 /// `count` must be valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileGetEntryCount(file: CHM_TOKEN_FILE_HANDLE, count: *mut usize) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileGetEntryCount(
+    file: CHM_TOKEN_FILE_HANDLE,
+    count: *mut usize,
+) -> CHM_RV {
     boundary("CHM_TokenFileGetEntryCount", || {
         let n = with_file(file, |f| {
             Ok(match f.content() {
@@ -174,10 +206,17 @@ pub unsafe extern "C" fn CHM_TokenFileGetEntryCount(file: CHM_TOKEN_FILE_HANDLE,
 /// # Safety
 /// `token` must be writable for `CHM_TOKEN_LEN` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileGetToken(file: CHM_TOKEN_FILE_HANDLE, index: usize, token: *mut u8) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileGetToken(
+    file: CHM_TOKEN_FILE_HANDLE,
+    index: usize,
+    token: *mut u8,
+) -> CHM_RV {
     boundary("CHM_TokenFileGetToken", || {
         let value = with_file(file, |f| match f.content() {
-            Content::Tokens(e) => e.get(index).map(|e| e.unsigned).ok_or_else(|| out_of_range("token", index, e.len())),
+            Content::Tokens(e) => e
+                .get(index)
+                .map(|e| e.unsigned)
+                .ok_or_else(|| out_of_range("token", index, e.len())),
             Content::Approval(_) => Err(FfiError::bad_argument(
                 "a quorum approval file has one token; use CHM_TokenFileGetApprovalToken",
             )),
@@ -193,12 +232,15 @@ pub unsafe extern "C" fn CHM_TokenFileGetToken(file: CHM_TOKEN_FILE_HANDLE, inde
 /// # Safety
 /// `token` must be writable for `CHM_TOKEN_LEN` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileGetApprovalToken(file: CHM_TOKEN_FILE_HANDLE, token: *mut u8) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileGetApprovalToken(
+    file: CHM_TOKEN_FILE_HANDLE,
+    token: *mut u8,
+) -> CHM_RV {
     boundary("CHM_TokenFileGetApprovalToken", || {
         let value = with_file(file, |f| {
-            f.approval()
-                .map(|a| a.token)
-                .ok_or_else(|| FfiError::bad_argument("not a quorum approval file; use CHM_TokenFileGetToken"))
+            f.approval().map(|a| a.token).ok_or_else(|| {
+                FfiError::bad_argument("not a quorum approval file; use CHM_TokenFileGetToken")
+            })
         })?;
         // SAFETY: the caller promises CHM_TOKEN_LEN writable bytes.
         unsafe { write_out(token.cast::<Token>(), value, "token") }
@@ -211,12 +253,24 @@ pub unsafe extern "C" fn CHM_TokenFileGetApprovalToken(file: CHM_TOKEN_FILE_HAND
 /// # Safety
 /// `len` must be valid for reads and writes; a non-NULL `buf` writable for `*len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileGetSignature(file: CHM_TOKEN_FILE_HANDLE, index: usize, buf: *mut u8, len: *mut usize) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileGetSignature(
+    file: CHM_TOKEN_FILE_HANDLE,
+    index: usize,
+    buf: *mut u8,
+    len: *mut usize,
+) -> CHM_RV {
     boundary("CHM_TokenFileGetSignature", || {
         out_arg(len, "len")?;
         let sig = with_file(file, |f| match f.content() {
-            Content::Tokens(e) => e.get(index).map(|e| e.signed.clone().unwrap_or_default()).ok_or_else(|| out_of_range("token", index, e.len())),
-            Content::Approval(a) => a.signatures.get(index).map(|s| s.signature.clone()).ok_or_else(|| out_of_range("approval", index, a.signatures.len())),
+            Content::Tokens(e) => e
+                .get(index)
+                .map(|e| e.signed.clone().unwrap_or_default())
+                .ok_or_else(|| out_of_range("token", index, e.len())),
+            Content::Approval(a) => a
+                .signatures
+                .get(index)
+                .map(|s| s.signature.clone())
+                .ok_or_else(|| out_of_range("approval", index, a.signatures.len())),
         })?;
         // SAFETY: forwarded from the caller.
         unsafe { write_buffer(&sig, buf, len, "signature") }
@@ -229,13 +283,20 @@ pub unsafe extern "C" fn CHM_TokenFileGetSignature(file: CHM_TOKEN_FILE_HANDLE, 
 /// # Safety
 /// `len` must be valid for reads and writes; a non-NULL `buf` writable for `*len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileGetApprovalData(file: CHM_TOKEN_FILE_HANDLE, index: usize, buf: *mut u8, len: *mut usize) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileGetApprovalData(
+    file: CHM_TOKEN_FILE_HANDLE,
+    index: usize,
+    buf: *mut u8,
+    len: *mut usize,
+) -> CHM_RV {
     boundary("CHM_TokenFileGetApprovalData", || {
         out_arg(len, "len")?;
         let data = with_file(file, |f| match f.content() {
             Content::Tokens(e) => match e.get(index) {
                 None => Err(out_of_range("token", index, e.len())),
-                Some(entry) => entry.approval_data.clone().ok_or_else(|| FfiError::bad_argument("an MFA token file has no approval data")),
+                Some(entry) => entry.approval_data.clone().ok_or_else(|| {
+                    FfiError::bad_argument("an MFA token file has no approval data")
+                }),
             },
             Content::Approval(a) if index == 0 => Ok(a.approval_data.clone()),
             Content::Approval(_) => Err(out_of_range("approval data", index, 1)),
@@ -251,12 +312,21 @@ pub unsafe extern "C" fn CHM_TokenFileGetApprovalData(file: CHM_TOKEN_FILE_HANDL
 /// # Safety
 /// `len` must be valid for reads and writes; a non-NULL `buf` writable for `*len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileGetApprover(file: CHM_TOKEN_FILE_HANDLE, index: usize, buf: *mut c_char, len: *mut usize) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileGetApprover(
+    file: CHM_TOKEN_FILE_HANDLE,
+    index: usize,
+    buf: *mut c_char,
+    len: *mut usize,
+) -> CHM_RV {
     boundary("CHM_TokenFileGetApprover", || {
         out_arg(len, "len")?;
         let name = with_file(file, |f| match f.approval() {
             None => Err(FfiError::bad_argument("not a quorum approval file")),
-            Some(a) => a.signatures.get(index).map(|s| s.username.clone()).ok_or_else(|| out_of_range("approval", index, a.signatures.len())),
+            Some(a) => a
+                .signatures
+                .get(index)
+                .map(|s| s.username.clone())
+                .ok_or_else(|| out_of_range("approval", index, a.signatures.len())),
         })?;
         // SAFETY: forwarded from the caller.
         unsafe { write_text(&name, buf, len, "approver") }
@@ -270,12 +340,18 @@ pub unsafe extern "C" fn CHM_TokenFileGetApprover(file: CHM_TOKEN_FILE_HANDLE, i
 /// # Safety
 /// A non-NULL `approver` must be a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileSign(file: CHM_TOKEN_FILE_HANDLE, key: CHM_KEY_HANDLE, approver: *const c_char) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileSign(
+    file: CHM_TOKEN_FILE_HANDLE,
+    key: CHM_KEY_HANDLE,
+    approver: *const c_char,
+) -> CHM_RV {
     boundary("CHM_TokenFileSign", || {
         // SAFETY: the caller promises NULL or a NUL-terminated string.
         let approver = unsafe { opt_str_arg(approver, "approver") }?;
         let key = handles::private_key(key)?;
-        with_file(file, |f| f.sign(&key, approver).map(|_| ()).map_err(Into::into))
+        with_file(file, |f| {
+            f.sign(&key, approver).map(|_| ()).map_err(Into::into)
+        })
     })
 }
 
@@ -285,11 +361,18 @@ pub unsafe extern "C" fn CHM_TokenFileSign(file: CHM_TOKEN_FILE_HANDLE, key: CHM
 /// # Safety
 /// `sig` must be readable for `sig_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileSetSignature(file: CHM_TOKEN_FILE_HANDLE, index: usize, sig: *const u8, sig_len: usize) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileSetSignature(
+    file: CHM_TOKEN_FILE_HANDLE,
+    index: usize,
+    sig: *const u8,
+    sig_len: usize,
+) -> CHM_RV {
     boundary("CHM_TokenFileSetSignature", || {
         // SAFETY: the caller promises `sig_len` readable bytes.
         let sig = unsafe { bytes_arg(sig, sig_len, "sig") }?;
-        with_file(file, |f| f.set_signature(index, sig.to_vec()).map_err(Into::into))
+        with_file(file, |f| {
+            f.set_signature(index, sig.to_vec()).map_err(Into::into)
+        })
     })
 }
 
@@ -299,13 +382,20 @@ pub unsafe extern "C" fn CHM_TokenFileSetSignature(file: CHM_TOKEN_FILE_HANDLE, 
 /// # Safety
 /// `approver` must be a NUL-terminated string; `sig` readable for `sig_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileAddApproval(file: CHM_TOKEN_FILE_HANDLE, approver: *const c_char, sig: *const u8, sig_len: usize) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileAddApproval(
+    file: CHM_TOKEN_FILE_HANDLE,
+    approver: *const c_char,
+    sig: *const u8,
+    sig_len: usize,
+) -> CHM_RV {
     boundary("CHM_TokenFileAddApproval", || {
         // SAFETY: the caller promises a NUL-terminated string.
         let approver = unsafe { str_arg(approver, "approver") }?;
         // SAFETY: the caller promises `sig_len` readable bytes.
         let sig = unsafe { bytes_arg(sig, sig_len, "sig") }?;
-        with_file(file, |f| f.add_approval(approver, sig.to_vec()).map_err(Into::into))
+        with_file(file, |f| {
+            f.add_approval(approver, sig.to_vec()).map_err(Into::into)
+        })
     })
 }
 
@@ -317,7 +407,11 @@ pub unsafe extern "C" fn CHM_TokenFileAddApproval(file: CHM_TOKEN_FILE_HANDLE, a
 /// # Safety
 /// A non-NULL `approver` must be a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileVerify(file: CHM_TOKEN_FILE_HANDLE, key: CHM_KEY_HANDLE, approver: *const c_char) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileVerify(
+    file: CHM_TOKEN_FILE_HANDLE,
+    key: CHM_KEY_HANDLE,
+    approver: *const c_char,
+) -> CHM_RV {
     boundary("CHM_TokenFileVerify", || {
         // SAFETY: the caller promises NULL or a NUL-terminated string.
         let approver = unsafe { opt_str_arg(approver, "approver") }?;
@@ -333,12 +427,19 @@ pub unsafe extern "C" fn CHM_TokenFileVerify(file: CHM_TOKEN_FILE_HANDLE, key: C
 /// # Safety
 /// `status` must be valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileCheckEntry(file: CHM_TOKEN_FILE_HANDLE, key: CHM_KEY_HANDLE, index: usize, status: *mut u32) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileCheckEntry(
+    file: CHM_TOKEN_FILE_HANDLE,
+    key: CHM_KEY_HANDLE,
+    index: usize,
+    status: *mut u32,
+) -> CHM_RV {
     boundary("CHM_TokenFileCheckEntry", || {
         let key = handles::public_key(key)?;
         let value = with_file(file, |f| {
             let all = f.check(&key);
-            all.get(index).copied().ok_or_else(|| out_of_range("entry", index, all.len()))
+            all.get(index)
+                .copied()
+                .ok_or_else(|| out_of_range("entry", index, all.len()))
         })?;
         let code = match value {
             EntryStatus::Valid => CHM_ENTRY_VALID,
@@ -357,7 +458,10 @@ pub unsafe extern "C" fn CHM_TokenFileCheckEntry(file: CHM_TOKEN_FILE_HANDLE, ke
 /// # Safety
 /// `path` must be a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileWrite(file: CHM_TOKEN_FILE_HANDLE, path: *const c_char) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileWrite(
+    file: CHM_TOKEN_FILE_HANDLE,
+    path: *const c_char,
+) -> CHM_RV {
     boundary("CHM_TokenFileWrite", || {
         // SAFETY: the caller promises a NUL-terminated string.
         let path = unsafe { str_arg(path, "path") }?;
@@ -371,7 +475,11 @@ pub unsafe extern "C" fn CHM_TokenFileWrite(file: CHM_TOKEN_FILE_HANDLE, path: *
 /// # Safety
 /// `len` must be valid for reads and writes; a non-NULL `buf` writable for `*len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_TokenFileToJson(file: CHM_TOKEN_FILE_HANDLE, buf: *mut c_char, len: *mut usize) -> CHM_RV {
+pub unsafe extern "C" fn CHM_TokenFileToJson(
+    file: CHM_TOKEN_FILE_HANDLE,
+    buf: *mut c_char,
+    len: *mut usize,
+) -> CHM_RV {
     boundary("CHM_TokenFileToJson", || {
         out_arg(len, "len")?;
         let json = with_file(file, |f| Ok(f.to_json()))?;
@@ -395,7 +503,12 @@ pub extern "C" fn CHM_TokenFileClose(file: CHM_TOKEN_FILE_HANDLE) -> CHM_RV {
 /// `token_path` and `key_path` must be NUL-terminated strings; `output_path` and `approver`
 /// NULL or NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn CHM_SignTokenFile(token_path: *const c_char, key_path: *const c_char, output_path: *const c_char, approver: *const c_char) -> CHM_RV {
+pub unsafe extern "C" fn CHM_SignTokenFile(
+    token_path: *const c_char,
+    key_path: *const c_char,
+    output_path: *const c_char,
+    approver: *const c_char,
+) -> CHM_RV {
     boundary("CHM_SignTokenFile", || {
         handles::require_initialized()?;
         // SAFETY: the caller promises NUL-terminated strings (or NULL where allowed).
@@ -407,7 +520,12 @@ pub unsafe extern "C" fn CHM_SignTokenFile(token_path: *const c_char, key_path: 
                 opt_str_arg(approver, "approver")?,
             )
         };
-        sign_file(Path::new(token_path), Path::new(key_path), output_path.map(Path::new), approver)?;
+        sign_file(
+            Path::new(token_path),
+            Path::new(key_path),
+            output_path.map(Path::new),
+            approver,
+        )?;
         Ok(())
     })
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine with Rust and Python lacks for the build and the
+# tests. Idempotent: tools already present are left alone.
+set -euo pipefail
+
+need_apt=()
+command -v gcc >/dev/null || need_apt+=(gcc)
+command -v g++ >/dev/null || need_apt+=(g++)
+command -v make >/dev/null || need_apt+=(make)
+command -v nm >/dev/null || need_apt+=(binutils)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} with apt-get"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! python3 -c 'import pytest' 2>/dev/null; then
+  echo "setup: installing pytest with pip"
+  python3 -m pip install --quiet --disable-pip-version-check pytest \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages pytest
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi

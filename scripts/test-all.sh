@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: Rust (unit and integration, against the real openssl), formatting and
+# lints, the C tests (static, dynamic and AddressSanitizer builds), the C++ test and the
+# Python tests. Sets up a fresh machine first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+echo "== cargo fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+
+echo "== build"
+cargo build --release --workspace
+
+echo "== Rust tests"
+cargo nextest run --release --workspace --no-fail-fast
+
+echo "== C and C++ tests"
+make -C c-tests test
+
+echo "== Python tests"
+python3 -m pytest -q bindings/python/tests
