@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod error;
 pub mod ffi;
 pub mod fs_atomic;
+pub mod proto;
 mod strict_json;
 pub mod token_file;
 pub mod token_signing;

@@ -1,0 +1,359 @@
+//! The protocol between the client and an HSM node, shared with the emulator.
+//!
+//! A connection is TLS 1.3. Each message is a frame: a 4-byte big-endian length (at most
+//! [`MAX_FRAME`]) followed by that many bytes of JSON. The client sends [`Request`]s, each
+//! with an `id`; the node answers each with a [`Response`] carrying the same `id`. The first
+//! request on a connection must be `hello` with [`PROTOCOL_VERSION`]. A login binds to the
+//! connection that made it: closing the connection logs out.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// The protocol version a client states in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The largest frame body, in bytes.
+pub const MAX_FRAME: usize = 1024 * 1024;
+
+/// A password on the wire: zeroed when dropped, never shown by `Debug`.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// User roles (SPEC §4). Case-sensitive on the wire: `admin`, `crypto-user`,
+/// `unactivated-admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "crypto-user")]
+    CryptoUser,
+    #[serde(rename = "unactivated-admin")]
+    UnactivatedAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::CryptoUser => "crypto-user",
+            Role::UnactivatedAdmin => "unactivated-admin",
+        }
+    }
+
+    /// Parses a role as users type it (case-sensitive).
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "crypto-user" => Some(Role::CryptoUser),
+            "unactivated-admin" => Some(Role::UnactivatedAdmin),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A request with its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u64,
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+/// The operations a node performs. Tokens and signatures are standard base64.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
+pub enum Op {
+    /// First message on a connection.
+    Hello { protocol: u32 },
+    /// Password login. For a user with MFA the answer is a `Challenge` (purpose `login`),
+    /// to be finished with `LoginMfa` on the same connection.
+    Login {
+        username: String,
+        role: Role,
+        password: Secret,
+    },
+    /// Finishes an MFA login: the signature over the challenge this node issued.
+    LoginMfa { token: String, signature: String },
+    /// Ends the login of this connection.
+    Logout,
+    /// Every user of the node (no login needed).
+    ListUsers,
+    /// Creates a user (admin only).
+    CreateUser {
+        username: String,
+        role: Role,
+        password: Secret,
+    },
+    /// Deletes a user (admin only; not one who is logged in).
+    DeleteUser { username: String, role: Role },
+    /// Sets a user's password (the user itself, or an admin for another user who is not
+    /// logged in). Unlocks a locked user. For an MFA user also registered for quorum, the
+    /// quorum registration is removed.
+    ChangePassword {
+        username: String,
+        role: Role,
+        password: Secret,
+    },
+    /// Starts registering or rotating an MFA key: the answer is a `Challenge` (purpose
+    /// `mfa-registration`) to sign with the new private key.
+    ChangeMfaBegin { username: String, role: Role },
+    /// Finishes registration: the signature proves possession of `public_key_pem`, which
+    /// becomes the user's MFA key (and quorum key with `change_quorum`); `password` is set.
+    ChangeMfaFinish {
+        username: String,
+        role: Role,
+        token: String,
+        signature: String,
+        public_key_pem: String,
+        password: Secret,
+        change_quorum: bool,
+    },
+    /// Removes the MFA key (and the quorum key; `change_quorum` states it explicitly);
+    /// `password` is set.
+    DeregisterMfa {
+        username: String,
+        role: Role,
+        password: Secret,
+        change_quorum: bool,
+    },
+    /// Activates a new cluster: the `unactivated-admin` becomes `admin` with this password.
+    ActivateCluster { password: Secret },
+}
+
+impl Op {
+    /// The operation's name, as on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Hello { .. } => "hello",
+            Op::Login { .. } => "login",
+            Op::LoginMfa { .. } => "login_mfa",
+            Op::Logout => "logout",
+            Op::ListUsers => "list_users",
+            Op::CreateUser { .. } => "create_user",
+            Op::DeleteUser { .. } => "delete_user",
+            Op::ChangePassword { .. } => "change_password",
+            Op::ChangeMfaBegin { .. } => "change_mfa_begin",
+            Op::ChangeMfaFinish { .. } => "change_mfa_finish",
+            Op::DeregisterMfa { .. } => "deregister_mfa",
+            Op::ActivateCluster { .. } => "activate_cluster",
+        }
+    }
+}
+
+/// A response, with the id of its request (0 when the request could not be read).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    pub id: u64,
+    #[serde(flatten)]
+    pub reply: Reply,
+}
+
+/// What a node answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    /// To `hello`.
+    Hello { protocol: u32, hsm_id: String },
+    /// The operation was done.
+    Done,
+    /// A login finished.
+    LoggedIn { username: String, role: Role },
+    /// A challenge to sign (SPEC §5, §6).
+    Challenge { token: String, expires_in_secs: u64 },
+    /// To `list_users`.
+    Users { users: Vec<UserInfo> },
+    /// The operation failed; nothing changed.
+    Error { code: ErrorCode, message: String },
+}
+
+/// One user as a node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub username: String,
+    pub role: Role,
+    pub locked: bool,
+    pub mfa: bool,
+    pub quorum: bool,
+}
+
+/// Why a node refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame or message could not be read.
+    BadRequest,
+    /// The operation name is not known.
+    UnknownOperation,
+    /// `hello` is missing or states another protocol version.
+    ProtocolVersion,
+    /// An argument breaks a rule (user name, password length, key size, ...).
+    InvalidArgument,
+    /// The operation needs a login on this connection.
+    NotLoggedIn,
+    /// This connection is already logged in.
+    AlreadyLoggedIn,
+    /// The logged-in user may not do this.
+    PermissionDenied,
+    /// Wrong user name, role or password (or a failed MFA signature).
+    InvalidCredentials,
+    /// The user is locked after too many failed logins.
+    UserLocked,
+    /// No such user.
+    UserNotFound,
+    /// A user of that name exists.
+    UserExists,
+    /// The user is logged in, so cannot be deleted or have its password changed by
+    /// another user.
+    UserLoggedIn,
+    /// The user has no MFA key.
+    MfaNotRegistered,
+    /// The challenge expired.
+    ChallengeExpired,
+    /// This node did not issue the token to this connection for this purpose, or it was
+    /// already used.
+    ChallengeUnknown,
+    /// The signature does not verify with the key.
+    SignatureInvalid,
+    /// The cluster is not activated yet (or already activated, for `activate_cluster`).
+    ClusterState,
+    /// The node holds its maximum number of users.
+    Limit,
+    /// The node failed internally (for example, storage).
+    Internal,
+}
+
+/// Why reading a frame failed.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The peer closed the connection cleanly between frames.
+    Closed,
+    /// The frame announced more than [`MAX_FRAME`] bytes.
+    TooLarge(usize),
+    /// Transport failure.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Closed => f.write_str("connection closed"),
+            FrameError::TooLarge(n) => {
+                write!(f, "frame of {n} bytes is over the limit of {MAX_FRAME}")
+            }
+            FrameError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Reads one frame body.
+pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, FrameError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(FrameError::Io(e)),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await.map_err(FrameError::Io)?;
+    Ok(body)
+}
+
+/// Writes one frame and flushes it.
+pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> std::io::Result<()> {
+    if body.len() > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "frame of {} bytes is over the limit of {MAX_FRAME}",
+                body.len()
+            ),
+        ));
+    }
+    let mut buf = Vec::with_capacity(4 + body.len());
+    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    buf.extend_from_slice(body);
+    w.write_all(&buf).await?;
+    w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_have_the_documented_json_shape() {
+        let r = Request {
+            id: 7,
+            op: Op::Login {
+                username: "alice".into(),
+                role: Role::CryptoUser,
+                password: Secret::new("pw"),
+            },
+        };
+        let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["id"], 7);
+        assert_eq!(v["op"], "login");
+        assert_eq!(v["args"]["role"], "crypto-user");
+        let back: Request = serde_json::from_value(v).unwrap();
+        assert_eq!(back.op.name(), "login");
+        let logout: serde_json::Value = serde_json::to_value(Request {
+            id: 1,
+            op: Op::Logout,
+        })
+        .unwrap();
+        assert_eq!(logout["op"], "logout");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let op = Op::ActivateCluster {
+            password: Secret::new("hunter22"),
+        };
+        assert!(!format!("{op:?}").contains("hunter22"));
+    }
+
+    #[tokio::test]
+    async fn frames_round_trip_and_oversized_frames_are_refused() {
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        write_frame(&mut a, b"{\"x\":1}").await.unwrap();
+        assert_eq!(read_frame(&mut b).await.unwrap(), b"{\"x\":1}");
+        let len = ((MAX_FRAME + 1) as u32).to_be_bytes();
+        tokio::io::AsyncWriteExt::write_all(&mut a, &len)
+            .await
+            .unwrap();
+        assert!(matches!(
+            read_frame(&mut b).await,
+            Err(FrameError::TooLarge(_))
+        ));
+        drop(a);
+        assert!(matches!(read_frame(&mut b).await, Err(FrameError::Closed)));
+    }
+}
