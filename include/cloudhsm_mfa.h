@@ -255,6 +255,11 @@ typedef struct CHM_FUNCTION_LIST {
 #define CHMR_DATA_LEN_RANGE 33
 
 /**
+ * Return code: an HSM failed internally.
+ */
+#define CHMR_DEVICE_ERROR 48
+
+/**
  * Return code: the key handle is unknown, closed, or of the wrong kind of key.
  */
 #define CHMR_KEY_HANDLE_INVALID 96
@@ -270,6 +275,26 @@ typedef struct CHM_FUNCTION_LIST {
 #define CHMR_KEY_TYPE_INCONSISTENT 99
 
 /**
+ * Return code: a finishing call without the call that begins the operation.
+ */
+#define CHMR_OPERATION_NOT_INITIALIZED 145
+
+/**
+ * Return code: wrong user name, role or password, or a refused MFA signature at login.
+ */
+#define CHMR_PIN_INCORRECT 160
+
+/**
+ * Return code: the user is locked after too many failed logins.
+ */
+#define CHMR_PIN_LOCKED 164
+
+/**
+ * Return code: the session handle is unknown or closed.
+ */
+#define CHMR_SESSION_HANDLE_INVALID 179
+
+/**
  * Return code: the token file handle is unknown or closed.
  */
 #define CHMR_OBJECT_HANDLE_INVALID 130
@@ -283,6 +308,16 @@ typedef struct CHM_FUNCTION_LIST {
  * Return code: a signature's length does not match the key.
  */
 #define CHMR_SIGNATURE_LEN_RANGE 193
+
+/**
+ * Return code: the session is already logged in.
+ */
+#define CHMR_USER_ALREADY_LOGGED_IN 256
+
+/**
+ * Return code: the operation needs a login.
+ */
+#define CHMR_USER_NOT_LOGGED_IN 257
 
 /**
  * Return code: the output buffer is too small; `*len` holds the size needed.
@@ -318,6 +353,86 @@ typedef struct CHM_FUNCTION_LIST {
  * Return code: a token entry or approval has no signature.
  */
 #define CHMR_TOKEN_NOT_SIGNED 2147483652
+
+/**
+ * Return code: the cluster configuration file cannot be used.
+ */
+#define CHMR_CONFIG_INVALID 2147483653
+
+/**
+ * Return code: the configuration lists several clusters and none was chosen.
+ */
+#define CHMR_CLUSTER_ID_REQUIRED 2147483654
+
+/**
+ * Return code: no cluster has the chosen cluster id.
+ */
+#define CHMR_CLUSTER_UNKNOWN 2147483655
+
+/**
+ * Return code: no HSM (or not the needed one) could be reached.
+ */
+#define CHMR_HSM_UNREACHABLE 2147483656
+
+/**
+ * Return code: the operation was applied to some HSMs of the cluster but not all.
+ */
+#define CHMR_PARTIAL_FAILURE 2147483657
+
+/**
+ * Return code: the user has no MFA key registered.
+ */
+#define CHMR_MFA_NOT_REGISTERED 2147483658
+
+/**
+ * Return code: the user has MFA; a password-only login is not enough.
+ */
+#define CHMR_MFA_REQUIRED 2147483659
+
+/**
+ * Return code: the challenge (token) expired; start again.
+ */
+#define CHMR_CHALLENGE_EXPIRED 2147483660
+
+/**
+ * Return code: a token was not issued by this cluster for this operation, or was used.
+ */
+#define CHMR_TOKEN_NOT_ISSUED 2147483661
+
+/**
+ * Return code: an HSM refused the operation for another reason (see the last error).
+ */
+#define CHMR_HSM_REFUSED 2147483662
+
+/**
+ * Return code: no such user.
+ */
+#define CHMR_USER_NOT_FOUND 2147483663
+
+/**
+ * Return code: a user of that name exists.
+ */
+#define CHMR_USER_EXISTS 2147483664
+
+/**
+ * Return code: the user is logged in, so cannot be deleted or changed by another user.
+ */
+#define CHMR_USER_LOGGED_IN 2147483665
+
+/**
+ * Return code: the logged-in user may not do this.
+ */
+#define CHMR_PERMISSION_DENIED 2147483666
+
+/**
+ * Return code: the cluster is not activated (or already is).
+ */
+#define CHMR_CLUSTER_STATE 2147483667
+
+/**
+ * Return code: an HSM broke the protocol.
+ */
+#define CHMR_PROTOCOL_ERROR 2147483668
 
 #ifdef __cplusplus
 extern "C" {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::proto::ErrorCode;
+
 /// Where a token file or key came from: a path on disk, or a caller's buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -126,6 +128,69 @@ pub enum Error {
         field: String,
         entry: Option<usize>,
     },
+    /// The cluster configuration cannot be used.
+    #[error("{path}: {reason}")]
+    Config { path: PathBuf, reason: String },
+    /// Several clusters are configured and none was chosen.
+    #[error(
+        "{path}: the configuration lists {count} clusters ({ids}); pass --cluster-id to choose one"
+    )]
+    ClusterIdRequired {
+        path: PathBuf,
+        count: usize,
+        ids: String,
+    },
+    /// The chosen cluster id is not in the configuration.
+    #[error("{path}: no cluster has cluster_id \"{wanted}\"; the configuration lists: {ids}")]
+    UnknownCluster {
+        path: PathBuf,
+        wanted: String,
+        ids: String,
+    },
+    /// An HSM could not be reached or the connection broke.
+    #[error("cannot reach HSM {hsm}: {reason}")]
+    Connect { hsm: String, reason: String },
+    /// No HSM of the cluster answered.
+    #[error("no HSM of the cluster is reachable: {details}")]
+    NoHsmReachable { details: String },
+    /// An HSM refused the operation.
+    #[error("HSM {hsm}: {message}")]
+    Hsm {
+        hsm: String,
+        code: ErrorCode,
+        message: String,
+    },
+    /// An HSM answered something the protocol does not allow here.
+    #[error("HSM {hsm}: protocol error: {reason}")]
+    Protocol { hsm: String, reason: String },
+    /// An operation was applied to some HSMs but not all; `user list` shows the difference.
+    #[error("{operation} failed on {failed} of {total} connections: {details}")]
+    PartialFailure {
+        operation: String,
+        failed: usize,
+        total: usize,
+        details: String,
+    },
+    /// A password login was asked for a user who has MFA.
+    #[error("user {username} has MFA registered: log in with mfa-token-sign")]
+    MfaRequired { username: String },
+    /// An MFA login or deregistration for a user without an MFA key.
+    #[error("MFA is not registered for user {username}: log in with the password alone, or register MFA with user change-mfa token-sign")]
+    MfaNotRegistered { username: String },
+    /// A signed token file holds a token this login (or registration) was not issued.
+    #[error("{origin}: {field}: this token was not issued by the cluster for this {purpose}; sign the token file that the same command wrote")]
+    TokenNotIssued {
+        origin: Origin,
+        field: String,
+        entry: Option<usize>,
+        purpose: String,
+    },
+    /// A signed token file lacks the token an HSM issued.
+    #[error("{origin}: tokens: no entry for the token that HSM {hsm} issued; sign the token file that the same command wrote")]
+    TokenMissing { origin: Origin, hsm: String },
+    /// The session's state does not allow the call.
+    #[error("{0}")]
+    Session(String),
     /// A caller passed an argument that cannot be used.
     #[error("{0}")]
     InvalidArgument(String),
@@ -162,7 +227,8 @@ impl Error {
             Error::TokenFile { entry, .. }
             | Error::SignatureInvalid { entry, .. }
             | Error::SignatureLength { entry, .. }
-            | Error::Unsigned { entry, .. } => *entry,
+            | Error::Unsigned { entry, .. }
+            | Error::TokenNotIssued { entry, .. } => *entry,
             _ => None,
         }
     }

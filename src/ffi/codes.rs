@@ -4,6 +4,7 @@ use std::ffi::CStr;
 
 use super::types::*;
 use crate::error::{Error, KeyProblem};
+use crate::proto::ErrorCode;
 
 /// A failure on its way out of the C ABI: the code returned and the message kept for
 /// `CHM_GetLastError`.
@@ -44,6 +45,42 @@ pub fn code_of(error: &Error) -> CHM_RV {
         Error::Unsigned { .. } => CHMR_TOKEN_NOT_SIGNED,
         Error::InvalidArgument(_) => CHMR_ARGUMENTS_BAD,
         Error::Crypto(_) => CHMR_FUNCTION_FAILED,
+        Error::Config { .. } => CHMR_CONFIG_INVALID,
+        Error::ClusterIdRequired { .. } => CHMR_CLUSTER_ID_REQUIRED,
+        Error::UnknownCluster { .. } => CHMR_CLUSTER_UNKNOWN,
+        Error::Connect { .. } | Error::NoHsmReachable { .. } => CHMR_HSM_UNREACHABLE,
+        Error::Hsm { code, .. } => code_of_hsm(*code),
+        Error::Protocol { .. } => CHMR_PROTOCOL_ERROR,
+        Error::PartialFailure { .. } => CHMR_PARTIAL_FAILURE,
+        Error::MfaRequired { .. } => CHMR_MFA_REQUIRED,
+        Error::MfaNotRegistered { .. } => CHMR_MFA_NOT_REGISTERED,
+        Error::TokenNotIssued { .. } | Error::TokenMissing { .. } => CHMR_TOKEN_NOT_ISSUED,
+        Error::Session(_) => CHMR_OPERATION_NOT_INITIALIZED,
+    }
+}
+
+/// The return code for an HSM's refusal.
+fn code_of_hsm(code: ErrorCode) -> CHM_RV {
+    match code {
+        ErrorCode::InvalidCredentials => CHMR_PIN_INCORRECT,
+        ErrorCode::UserLocked => CHMR_PIN_LOCKED,
+        ErrorCode::NotLoggedIn => CHMR_USER_NOT_LOGGED_IN,
+        ErrorCode::AlreadyLoggedIn => CHMR_USER_ALREADY_LOGGED_IN,
+        ErrorCode::SignatureInvalid => CHMR_SIGNATURE_INVALID,
+        ErrorCode::ChallengeExpired => CHMR_CHALLENGE_EXPIRED,
+        ErrorCode::ChallengeUnknown => CHMR_TOKEN_NOT_ISSUED,
+        ErrorCode::MfaNotRegistered => CHMR_MFA_NOT_REGISTERED,
+        ErrorCode::InvalidArgument => CHMR_ARGUMENTS_BAD,
+        ErrorCode::UserNotFound => CHMR_USER_NOT_FOUND,
+        ErrorCode::UserExists => CHMR_USER_EXISTS,
+        ErrorCode::UserLoggedIn => CHMR_USER_LOGGED_IN,
+        ErrorCode::PermissionDenied => CHMR_PERMISSION_DENIED,
+        ErrorCode::ClusterState => CHMR_CLUSTER_STATE,
+        ErrorCode::Limit => CHMR_HSM_REFUSED,
+        ErrorCode::BadRequest | ErrorCode::UnknownOperation | ErrorCode::ProtocolVersion => {
+            CHMR_PROTOCOL_ERROR
+        }
+        ErrorCode::Internal => CHMR_DEVICE_ERROR,
     }
 }
 
@@ -80,6 +117,47 @@ const TEXTS: &[(CHM_RV, &CStr)] = &[
     (CHMR_TOKEN_FILE_INVALID, c"token file is not valid"),
     (CHMR_KEY_FILE_INVALID, c"key file is not a usable PEM key"),
     (CHMR_TOKEN_NOT_SIGNED, c"token is not signed"),
+    (CHMR_DEVICE_ERROR, c"HSM failed internally"),
+    (CHMR_OPERATION_NOT_INITIALIZED, c"operation was not begun"),
+    (CHMR_PIN_INCORRECT, c"wrong user name, role or password"),
+    (CHMR_PIN_LOCKED, c"user is locked"),
+    (CHMR_SESSION_HANDLE_INVALID, c"invalid session handle"),
+    (CHMR_USER_ALREADY_LOGGED_IN, c"already logged in"),
+    (CHMR_USER_NOT_LOGGED_IN, c"not logged in"),
+    (CHMR_CONFIG_INVALID, c"cluster configuration is not valid"),
+    (
+        CHMR_CLUSTER_ID_REQUIRED,
+        c"several clusters configured: a cluster id is required",
+    ),
+    (CHMR_CLUSTER_UNKNOWN, c"no cluster has that cluster id"),
+    (CHMR_HSM_UNREACHABLE, c"HSM unreachable"),
+    (
+        CHMR_PARTIAL_FAILURE,
+        c"operation failed on some HSMs of the cluster",
+    ),
+    (
+        CHMR_MFA_NOT_REGISTERED,
+        c"MFA is not registered for the user",
+    ),
+    (
+        CHMR_MFA_REQUIRED,
+        c"the user has MFA: an MFA login is required",
+    ),
+    (CHMR_CHALLENGE_EXPIRED, c"challenge expired"),
+    (
+        CHMR_TOKEN_NOT_ISSUED,
+        c"token was not issued by this cluster for this operation",
+    ),
+    (CHMR_HSM_REFUSED, c"HSM refused the operation"),
+    (CHMR_USER_NOT_FOUND, c"no such user"),
+    (CHMR_USER_EXISTS, c"user exists"),
+    (CHMR_USER_LOGGED_IN, c"user is logged in"),
+    (CHMR_PERMISSION_DENIED, c"permission denied"),
+    (
+        CHMR_CLUSTER_STATE,
+        c"cluster is not in the right state (activation)",
+    ),
+    (CHMR_PROTOCOL_ERROR, c"HSM protocol error"),
 ];
 
 /// The static text of a code; "unknown return code" for a value the library never returns.
