@@ -4,6 +4,8 @@
 //! The Rust API is the modules below; C, C++ and Python reach the same functions through
 //! the C ABI in [`ffi`] (header `include/cloudhsm_mfa.h`).
 
+pub mod blocking;
+pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod error;

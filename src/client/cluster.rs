@@ -1,0 +1,137 @@
+//! The connections of a session to every HSM of a cluster, and the fan-out that sends a
+//! request to all of them at once. Connections stay open between operations; a broken or
+//! refused connection is tried again at the next operation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use super::connection::Connection;
+use crate::config::{ClusterTarget, Server};
+use crate::error::{Error, Result};
+use crate::proto::{ErrorCode, Op, Reply};
+
+/// What one HSM made of one request.
+#[derive(Debug)]
+pub enum NodeResult {
+    /// No request was meant for this HSM.
+    Skipped,
+    /// There is no connection to this HSM (the reason is the connection error).
+    Unreachable(String),
+    /// The connection broke during the request.
+    Broken(String),
+    /// The HSM answered.
+    Answered(Reply),
+}
+
+struct Slot {
+    server: Server,
+    conn: Option<Connection>,
+    hsm_id: Option<String>,
+    last_error: String,
+}
+
+/// The connections to a cluster's HSMs, in configuration order.
+pub struct Cluster {
+    tls: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+    slots: Vec<Slot>,
+}
+
+impl Cluster {
+    /// Prepares the connections (TLS configuration from the cluster CA) and opens them.
+    pub async fn open(target: &ClusterTarget, timeout: Duration) -> Result<Self> {
+        let tls = super::tls::client_config(&target.ca_file, None, None)?;
+        let mut cluster = Cluster {
+            tls,
+            timeout,
+            slots: target
+                .servers
+                .iter()
+                .map(|s| Slot {
+                    server: s.clone(),
+                    conn: None,
+                    hsm_id: None,
+                    last_error: "not connected yet".into(),
+                })
+                .collect(),
+        };
+        cluster.connect_missing().await;
+        Ok(cluster)
+    }
+
+    /// The number of HSMs in the cluster.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// How an HSM is named in messages: its id and address, e.g. `hsm-2 (127.0.0.1:2224)`.
+    pub fn label(&self, i: usize) -> String {
+        let s = &self.slots[i];
+        match &s.hsm_id {
+            Some(id) => format!("{id} ({}:{})", s.server.hostname, s.server.port),
+            None => format!("{}:{}", s.server.hostname, s.server.port),
+        }
+    }
+
+    /// Opens, at once, every connection that is not open.
+    pub async fn connect_missing(&mut self) {
+        let tls = &self.tls;
+        let timeout = self.timeout;
+        join_all(self.slots.iter_mut().filter(|s| s.conn.is_none()).map(|slot| async move {
+            match Connection::open(&slot.server, tls.clone(), timeout).await {
+                Ok(conn) => {
+                    slot.hsm_id = Some(conn.hsm_id().to_string());
+                    slot.conn = Some(conn);
+                }
+                Err(e) => slot.last_error = e,
+            }
+        }))
+        .await;
+    }
+
+    /// Sends `ops[i]` to HSM `i`, all at once, and waits for every answer.
+    pub async fn fan_out(&mut self, ops: Vec<Option<Op>>) -> Vec<NodeResult> {
+        join_all(self.slots.iter_mut().zip(ops).map(|(slot, op)| async move {
+            let Some(op) = op else {
+                return NodeResult::Skipped;
+            };
+            let Some(conn) = slot.conn.as_mut() else {
+                return NodeResult::Unreachable(slot.last_error.clone());
+            };
+            match conn.call(op).await {
+                Ok(reply) => NodeResult::Answered(reply),
+                Err(e) => {
+                    slot.conn = None;
+                    slot.last_error = e.clone();
+                    NodeResult::Broken(e)
+                }
+            }
+        }))
+        .await
+    }
+
+    /// Sends the same request to every HSM.
+    pub async fn broadcast(&mut self, op: Op) -> Vec<NodeResult> {
+        let ops = vec![Some(op); self.slots.len()];
+        self.fan_out(ops).await
+    }
+
+    /// The error for HSM `i`'s refusal.
+    pub fn refusal(&self, i: usize, code: ErrorCode, message: &str) -> Error {
+        Error::Hsm {
+            hsm: self.label(i),
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    /// The error for an answer the protocol does not allow.
+    pub fn unexpected(&self, i: usize, reply: &Reply) -> Error {
+        Error::Protocol {
+            hsm: self.label(i),
+            reason: format!("unexpected answer {reply:?}"),
+        }
+    }
+}
