@@ -42,7 +42,7 @@
 /**
  * The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
  */
-#define CHM_FUNCTION_LIST_VERSION 1
+#define CHM_FUNCTION_LIST_VERSION 2
 
 /**
  * Length in bytes of a token (a challenge to sign): 32.
@@ -222,6 +222,7 @@ typedef struct CHM_FUNCTION_LIST {
                               const char *key_path,
                               const char *output_path,
                               const char *approver);
+  CHM_RV (*CHM_PublicKeyToPem)(CHM_KEY_HANDLE key, char *buf, size_t *len);
 } CHM_FUNCTION_LIST;
 
 /**
@@ -542,6 +543,15 @@ CHM_RV CHM_PublicKeyFromPrivate(CHM_KEY_HANDLE private_key, CHM_KEY_HANDLE *publ
  * `bits` must be valid for a write.
  */
 CHM_RV CHM_KeyGetBits(CHM_KEY_HANDLE key, uint32_t *bits);
+
+/**
+ * Copies the public key of a public or private key handle as PEM ("BEGIN PUBLIC KEY",
+ * SubjectPublicKeyInfo), NUL-terminated, with the two-call idiom (`*len` counts the NUL).
+ *
+ * # Safety
+ * `len` must be valid for reads and writes; a non-NULL `buf` writable for `*len` bytes.
+ */
+CHM_RV CHM_PublicKeyToPem(CHM_KEY_HANDLE key, char *buf, size_t *len);
 
 /**
  * Closes a private or public key handle; the handle is invalid afterwards.

@@ -59,21 +59,37 @@ impl Session {
         self.rt.block_on(self.inner.login(username, role, password))
     }
 
-    pub fn login_mfa_begin(&mut self, username: &str, role: Role, password: &str, token_path: &Path) -> Result<IssuedTokens> {
-        self.rt
-            .block_on(self.inner.login_mfa_begin(username, role, password, token_path))
+    pub fn login_mfa_begin(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+        token_path: &Path,
+    ) -> Result<IssuedTokens> {
+        self.rt.block_on(
+            self.inner
+                .login_mfa_begin(username, role, password, token_path),
+        )
     }
 
     pub fn login_mfa_finish(&mut self, signed_path: Option<&Path>) -> Result<LoginReport> {
         self.rt.block_on(self.inner.login_mfa_finish(signed_path))
     }
 
-    pub fn login_mfa_with_signer<F>(&mut self, username: &str, role: Role, password: &str, signer: F) -> Result<LoginReport>
+    pub fn login_mfa_with_signer<F>(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+        signer: F,
+    ) -> Result<LoginReport>
     where
         F: FnMut(&Token) -> Result<Vec<u8>>,
     {
-        self.rt
-            .block_on(self.inner.login_mfa_with_signer(username, role, password, signer))
+        self.rt.block_on(
+            self.inner
+                .login_mfa_with_signer(username, role, password, signer),
+        )
     }
 
     pub fn logout(&mut self) -> Result<()> {
@@ -85,7 +101,8 @@ impl Session {
     }
 
     pub fn create_user(&mut self, username: &str, role: Role, password: &str) -> Result<()> {
-        self.rt.block_on(self.inner.create_user(username, role, password))
+        self.rt
+            .block_on(self.inner.create_user(username, role, password))
     }
 
     pub fn delete_user(&mut self, username: &str, role: Role) -> Result<()> {
@@ -101,16 +118,29 @@ impl Session {
         self.rt.block_on(self.inner.activate_cluster(password))
     }
 
-    pub fn change_mfa_begin(&mut self, username: &str, role: Role, token_path: &Path) -> Result<IssuedTokens> {
+    pub fn change_mfa_begin(
+        &mut self,
+        username: &str,
+        role: Role,
+        token_path: &Path,
+    ) -> Result<IssuedTokens> {
         self.rt
             .block_on(self.inner.change_mfa_begin(username, role, token_path))
     }
 
-    pub fn change_mfa_finish(&mut self, signed_path: Option<&Path>, public_key: &PublicKey, password: &str, change_quorum: bool) -> Result<()> {
-        self.rt.block_on(
-            self.inner
-                .change_mfa_finish(signed_path, public_key, password, change_quorum),
-        )
+    pub fn change_mfa_finish(
+        &mut self,
+        signed_path: Option<&Path>,
+        public_key: &PublicKey,
+        password: &str,
+        change_quorum: bool,
+    ) -> Result<()> {
+        self.rt.block_on(self.inner.change_mfa_finish(
+            signed_path,
+            public_key,
+            password,
+            change_quorum,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -136,7 +166,13 @@ impl Session {
         ))
     }
 
-    pub fn deregister_mfa(&mut self, username: &str, role: Role, password: &str, change_quorum: bool) -> Result<()> {
+    pub fn deregister_mfa(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+        change_quorum: bool,
+    ) -> Result<()> {
         self.rt.block_on(
             self.inner
                 .deregister_mfa(username, role, password, change_quorum),

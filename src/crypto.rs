@@ -71,20 +71,56 @@ fn algorithm_name(oid: ObjectIdentifier) -> String {
     }
 }
 
-/// Decodes the one PEM block of a key file, answering clear errors for encrypted keys.
+/// PEM labels of blocks that hold a key (others, such as "EC PARAMETERS", are skipped).
+const KEY_LABELS: [&str; 6] = [
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "ENCRYPTED PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "PUBLIC KEY",
+    "RSA PUBLIC KEY",
+];
+
+/// Splits PEM text into its blocks, each from its BEGIN line to its END line.
+fn pem_blocks(text: &str) -> Vec<&str> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let block = &rest[start..];
+        let Some(end_at) = block.find("-----END ") else {
+            blocks.push(block);
+            break;
+        };
+        let end = block[end_at + 9..]
+            .find("-----")
+            .map_or(block.len(), |e| end_at + 9 + e + 5);
+        blocks.push(&block[..end]);
+        rest = &block[end..];
+    }
+    blocks
+}
+
+/// Decodes the key block of a key file (skipping parameter blocks such as the "EC
+/// PARAMETERS" that `openssl ecparam -genkey` writes first), answering clear errors for
+/// encrypted keys.
 fn decode_pem(origin: &Origin, pem: &[u8]) -> Result<(String, Zeroizing<Vec<u8>>)> {
     let text = std::str::from_utf8(pem)
         .map_err(|_| Error::key(origin, KeyProblem::NotAKey("the file is not text".into())))?;
     if text.contains("Proc-Type: 4,ENCRYPTED") {
         return Err(Error::key(origin, KeyProblem::Encrypted));
     }
-    let start = text.find("-----BEGIN ").ok_or_else(|| {
-        Error::key(
+    let blocks = pem_blocks(text);
+    let Some(first) = blocks.first() else {
+        return Err(Error::key(
             origin,
             KeyProblem::NotAKey("no \"-----BEGIN\" line found".into()),
-        )
-    })?;
-    let (label, der) = pem_rfc7468::decode_vec(text[start..].trim_end().as_bytes())
+        ));
+    };
+    let chosen = blocks
+        .iter()
+        .find(|b| pem_rfc7468::decode_label(b.as_bytes()).is_ok_and(|l| KEY_LABELS.contains(&l)))
+        .unwrap_or(first);
+    let (label, der) = pem_rfc7468::decode_vec(chosen.as_bytes())
         .map_err(|e| Error::key(origin, KeyProblem::NotAKey(format!("bad PEM: {e}"))))?;
     Ok((label.to_string(), Zeroizing::new(der)))
 }
@@ -424,6 +460,16 @@ mod tests {
             PublicKey::from_pem(pub_pem.as_bytes()).unwrap(),
             key.public_key().unwrap()
         );
+    }
+
+    #[test]
+    fn parameter_blocks_before_the_key_are_skipped() {
+        let key = PrivateKey::generate(2048).unwrap();
+        let pem = format!(
+            "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n{}",
+            key.to_pkcs8_pem().unwrap().as_str()
+        );
+        assert_eq!(PrivateKey::from_pem(pem.as_bytes()).unwrap().bits(), 2048);
     }
 
     #[test]

@@ -35,6 +35,17 @@ pub enum TokenFileKind {
     QuorumApproval,
 }
 
+impl TokenFileKind {
+    /// The kind's name in JSON output: `mfa`, `registration`, `quorum-approval`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenFileKind::Mfa => "mfa",
+            TokenFileKind::Registration => "registration",
+            TokenFileKind::QuorumApproval => "quorum-approval",
+        }
+    }
+}
+
 /// One token of an MFA or registration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenEntry {

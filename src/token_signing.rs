@@ -23,6 +23,18 @@ pub enum EntryStatus {
     WrongLength,
 }
 
+impl EntryStatus {
+    /// The status's name in JSON output: `valid`, `unsigned`, `invalid`, `wrong-length`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Valid => "valid",
+            EntryStatus::Unsigned => "unsigned",
+            EntryStatus::Invalid => "invalid",
+            EntryStatus::WrongLength => "wrong-length",
+        }
+    }
+}
+
 impl TokenFile {
     /// Signs the file with `key`.
     ///

@@ -79,15 +79,20 @@ impl Cluster {
     pub async fn connect_missing(&mut self) {
         let tls = &self.tls;
         let timeout = self.timeout;
-        join_all(self.slots.iter_mut().filter(|s| s.conn.is_none()).map(|slot| async move {
-            match Connection::open(&slot.server, tls.clone(), timeout).await {
-                Ok(conn) => {
-                    slot.hsm_id = Some(conn.hsm_id().to_string());
-                    slot.conn = Some(conn);
-                }
-                Err(e) => slot.last_error = e,
-            }
-        }))
+        join_all(
+            self.slots
+                .iter_mut()
+                .filter(|s| s.conn.is_none())
+                .map(|slot| async move {
+                    match Connection::open(&slot.server, tls.clone(), timeout).await {
+                        Ok(conn) => {
+                            slot.hsm_id = Some(conn.hsm_id().to_string());
+                            slot.conn = Some(conn);
+                        }
+                        Err(e) => slot.last_error = e,
+                    }
+                }),
+        )
         .await;
     }
 

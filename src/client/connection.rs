@@ -48,7 +48,12 @@ impl Connection {
             hsm_id: String::new(),
             timeout,
         };
-        match conn.call(Op::Hello { protocol: PROTOCOL_VERSION }).await? {
+        match conn
+            .call(Op::Hello {
+                protocol: PROTOCOL_VERSION,
+            })
+            .await?
+        {
             Reply::Hello { protocol, hsm_id } if protocol == PROTOCOL_VERSION => {
                 conn.hsm_id = hsm_id;
                 Ok(conn)

@@ -135,7 +135,12 @@ impl Session {
     }
 
     /// Logs in with a password. A user with MFA gets [`Error::MfaRequired`].
-    pub async fn login(&mut self, username: &str, role: Role, password: &str) -> Result<LoginReport> {
+    pub async fn login(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<LoginReport> {
         let pending = self.issue(Purpose::Login, username, role, password).await?;
         if !pending.issued.is_empty() {
             self.undo_login(&pending.done).await;
@@ -266,7 +271,12 @@ impl Session {
     }
 
     /// Sets a user's password on every HSM.
-    pub async fn change_password(&mut self, username: &str, role: Role, password: &str) -> Result<()> {
+    pub async fn change_password(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<()> {
         let op = Op::ChangePassword {
             username: username.to_string(),
             role,
@@ -286,8 +296,15 @@ impl Session {
     /// First phase of registering or rotating an MFA key (SPEC §6): each HSM issues a
     /// registration challenge; they are written to `token_path` to be signed with the NEW
     /// private key.
-    pub async fn change_mfa_begin(&mut self, username: &str, role: Role, token_path: &Path) -> Result<IssuedTokens> {
-        let pending = self.issue(Purpose::Registration, username, role, "").await?;
+    pub async fn change_mfa_begin(
+        &mut self,
+        username: &str,
+        role: Role,
+        token_path: &Path,
+    ) -> Result<IssuedTokens> {
+        let pending = self
+            .issue(Purpose::Registration, username, role, "")
+            .await?;
         self.write_pending(pending, token_path).await
     }
 
@@ -321,7 +338,9 @@ impl Session {
     where
         F: FnMut(&Token) -> Result<Vec<u8>>,
     {
-        let pending = self.issue(Purpose::Registration, username, role, "").await?;
+        let pending = self
+            .issue(Purpose::Registration, username, role, "")
+            .await?;
         let mut signed = Vec::with_capacity(pending.issued.len());
         for (hsm, token) in &pending.issued {
             signed.push(Signed {
@@ -335,7 +354,13 @@ impl Session {
     }
 
     /// Removes a user's MFA key (and quorum key) on every HSM and sets `password`.
-    pub async fn deregister_mfa(&mut self, username: &str, role: Role, password: &str, change_quorum: bool) -> Result<()> {
+    pub async fn deregister_mfa(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+        change_quorum: bool,
+    ) -> Result<()> {
         let op = Op::DeregisterMfa {
             username: username.to_string(),
             role,
@@ -349,7 +374,13 @@ impl Session {
 
     /// Sends the first request of a login or registration to every HSM and sorts the
     /// answers. Any refusal ends the operation (logins already made are undone).
-    async fn issue(&mut self, purpose: Purpose, username: &str, role: Role, password: &str) -> Result<Pending> {
+    async fn issue(
+        &mut self,
+        purpose: Purpose,
+        username: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<Pending> {
         self.pending = None;
         let username = crate::username::normalize(username).map_err(Error::InvalidArgument)?;
         let op = match purpose {
@@ -377,23 +408,29 @@ impl Session {
         let mut refusal: Option<Error> = None;
         for (i, r) in results.into_iter().enumerate() {
             match r {
-                NodeResult::Answered(Reply::Challenge { token, .. }) => match decode_token(&token) {
-                    Some(t) => pending.issued.push((i, t)),
-                    None => {
-                        refusal.get_or_insert(Error::Protocol {
-                            hsm: self.cluster.label(i),
-                            reason: "the challenge is not 32 bytes of base64".into(),
-                        });
+                NodeResult::Answered(Reply::Challenge { token, .. }) => {
+                    match decode_token(&token) {
+                        Some(t) => pending.issued.push((i, t)),
+                        None => {
+                            refusal.get_or_insert(Error::Protocol {
+                                hsm: self.cluster.label(i),
+                                reason: "the challenge is not 32 bytes of base64".into(),
+                            });
+                        }
                     }
-                },
-                NodeResult::Answered(Reply::LoggedIn { .. }) if purpose == Purpose::Login => pending.done.push(i),
+                }
+                NodeResult::Answered(Reply::LoggedIn { .. }) if purpose == Purpose::Login => {
+                    pending.done.push(i)
+                }
                 NodeResult::Answered(Reply::Error { code, message }) => {
                     refusal.get_or_insert_with(|| self.cluster.refusal(i, code, &message));
                 }
                 NodeResult::Answered(other) => {
                     refusal.get_or_insert_with(|| self.cluster.unexpected(i, &other));
                 }
-                other => pending.missed.push((i, failure_reason(&other).unwrap_or_default())),
+                other => pending
+                    .missed
+                    .push((i, failure_reason(&other).unwrap_or_default())),
             }
         }
         if let Some(err) = refusal {
@@ -408,7 +445,11 @@ impl Session {
         Ok(pending)
     }
 
-    async fn write_pending(&mut self, mut pending: Pending, token_path: &Path) -> Result<IssuedTokens> {
+    async fn write_pending(
+        &mut self,
+        mut pending: Pending,
+        token_path: &Path,
+    ) -> Result<IssuedTokens> {
         let tokens: Vec<Token> = pending.issued.iter().map(|(_, t)| *t).collect();
         if let Err(e) = TokenFile::new_mfa(&tokens).and_then(|f| f.write(token_path)) {
             self.undo_login(&pending.done).await;
@@ -444,7 +485,8 @@ impl Session {
         let origin = file.origin().clone();
         let mut signed: Vec<Signed> = Vec::with_capacity(file.tokens().len());
         for (e, entry) in file.tokens().iter().enumerate() {
-            let Some(&(hsm, token)) = pending.issued.iter().find(|(_, t)| *t == entry.unsigned) else {
+            let Some(&(hsm, token)) = pending.issued.iter().find(|(_, t)| *t == entry.unsigned)
+            else {
                 return Err(Error::TokenNotIssued {
                     origin,
                     field: format!("tokens[{e}].unsigned"),
@@ -459,9 +501,17 @@ impl Session {
                     entry: Some(e),
                 });
             };
-            signed.push(Signed { hsm, token, signature });
+            signed.push(Signed {
+                hsm,
+                token,
+                signature,
+            });
         }
-        if let Some((hsm, _)) = pending.issued.iter().find(|(h, _)| !signed.iter().any(|s| s.hsm == *h)) {
+        if let Some((hsm, _)) = pending
+            .issued
+            .iter()
+            .find(|(h, _)| !signed.iter().any(|s| s.hsm == *h))
+        {
             return Err(Error::TokenMissing {
                 origin,
                 hsm: self.cluster.label(*hsm),
@@ -476,7 +526,11 @@ impl Session {
             .ok_or_else(|| Error::Session("no operation is waiting for signatures".into()))
     }
 
-    fn send_signatures(&self, signed: &[Signed], op: impl Fn(String, String) -> Op) -> Vec<Option<Op>> {
+    fn send_signatures(
+        &self,
+        signed: &[Signed],
+        op: impl Fn(String, String) -> Op,
+    ) -> Vec<Option<Op>> {
         let mut ops = vec![None; self.cluster.len()];
         for s in signed {
             ops[s.hsm] = Some(op(B64.encode(s.token), B64.encode(&s.signature)));
@@ -485,7 +539,10 @@ impl Session {
     }
 
     async fn redeem_login(&mut self, pending: Pending, signed: Vec<Signed>) -> Result<LoginReport> {
-        let ops = self.send_signatures(&signed, |token, signature| Op::LoginMfa { token, signature });
+        let ops = self.send_signatures(&signed, |token, signature| Op::LoginMfa {
+            token,
+            signature,
+        });
         let results = self.cluster.fan_out(ops).await;
         let mut accepted = pending.done.clone();
         let mut failure: Option<Error> = None;
@@ -546,7 +603,13 @@ impl Session {
 
     /// Judges the answers to an operation: all accepted → Ok; none accepted → the first
     /// refusal; some → [`Error::PartialFailure`] with the counts.
-    fn settle(&self, operation: &str, results: Vec<NodeResult>, missed: &[(usize, String)], unreachable_fails: bool) -> Result<()> {
+    fn settle(
+        &self,
+        operation: &str,
+        results: Vec<NodeResult>,
+        missed: &[(usize, String)],
+        unreachable_fails: bool,
+    ) -> Result<()> {
         let mut accepted = 0usize;
         let mut failed: Vec<(usize, String)> = missed.to_vec();
         let mut first_refusal: Option<Error> = None;
@@ -602,7 +665,11 @@ impl Session {
     fn logged_in_as(&mut self, pending: Pending, accepted: &[usize]) -> LoginReport {
         let hsms = (0..self.cluster.len())
             .map(|i| {
-                let reason = pending.missed.iter().find(|(h, _)| *h == i).map(|(_, why)| why.clone());
+                let reason = pending
+                    .missed
+                    .iter()
+                    .find(|(h, _)| *h == i)
+                    .map(|(_, why)| why.clone());
                 HsmParticipation {
                     hsm: self.cluster.label(i),
                     took_part: accepted.contains(&i) || pending.done.contains(&i),

@@ -131,7 +131,10 @@ mod tests {
 
     #[test]
     fn agreeing_hsms_give_full_coverage_in_the_cli_shape() {
-        let a = vec![user("admin", Role::Admin, false, false), user("alice", Role::CryptoUser, false, true)];
+        let a = vec![
+            user("admin", Role::Admin, false, false),
+            user("alice", Role::CryptoUser, false, true),
+        ];
         let list = merge(&[a.clone(), a.clone(), a]);
         let json = serde_json::to_value(&list).unwrap();
         assert_eq!(

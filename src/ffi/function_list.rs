@@ -184,6 +184,9 @@ pub struct CHM_FUNCTION_LIST {
             approver: *const c_char,
         ) -> CHM_RV,
     >,
+    pub CHM_PublicKeyToPem: Option<
+        unsafe extern "C" fn(key: CHM_KEY_HANDLE, buf: *mut c_char, len: *mut usize) -> CHM_RV,
+    >,
 }
 
 static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
@@ -225,6 +228,7 @@ static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
     CHM_TokenFileToJson: Some(CHM_TokenFileToJson),
     CHM_TokenFileClose: Some(CHM_TokenFileClose),
     CHM_SignTokenFile: Some(CHM_SignTokenFile),
+    CHM_PublicKeyToPem: Some(CHM_PublicKeyToPem),
 };
 
 /// Sets `*list` to the library's static function table (never freed). Works before

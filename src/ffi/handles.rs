@@ -125,6 +125,23 @@ pub fn public_key(h: CHM_KEY_HANDLE) -> Result<Arc<PublicKey>, FfiError> {
     })
 }
 
+/// Applies `on_private` or `on_public` to the key behind `h`, whichever kind it is.
+pub fn any_key<T>(
+    h: CHM_KEY_HANDLE,
+    on_private: impl FnOnce(&PrivateKey) -> T,
+    on_public: impl FnOnce(&PublicKey) -> T,
+) -> Result<T, FfiError> {
+    let object = with_state(|s| match s.objects.get(&h) {
+        Some(Object::PrivateKey(k)) => Ok(Ok(k.clone())),
+        Some(Object::PublicKey(k)) => Ok(Err(k.clone())),
+        _ => Err(bad_key_handle(h, "private or public")),
+    })?;
+    Ok(match object {
+        Ok(private) => on_private(&private),
+        Err(public) => on_public(&public),
+    })
+}
+
 pub fn close_token_file(h: CHM_TOKEN_FILE_HANDLE) -> Result<(), FfiError> {
     let removed = with_state(|s| match s.objects.get(&h) {
         Some(Object::TokenFile(_)) => Ok(s.objects.remove(&h)),

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::path::Path;
 
 use super::codes::FfiError;
-use super::guard::{boundary, bytes_arg, out_arg, str_arg, write_buffer, write_out};
+use super::guard::{boundary, bytes_arg, out_arg, str_arg, write_buffer, write_out, write_text};
 use super::handles;
 use super::types::*;
 use crate::crypto::{PrivateKey, PublicKey, Token};
@@ -128,12 +128,32 @@ pub unsafe extern "C" fn CHM_PublicKeyFromPrivate(
 #[no_mangle]
 pub unsafe extern "C" fn CHM_KeyGetBits(key: CHM_KEY_HANDLE, bits: *mut u32) -> CHM_RV {
     boundary("CHM_KeyGetBits", || {
-        let n = match handles::private_key(key) {
-            Ok(k) => k.bits(),
-            Err(_) => handles::public_key(key)?.bits(),
-        };
+        let n = handles::any_key(key, |k| k.bits(), |k| k.bits())?;
         // SAFETY: the caller promises `bits` is writable.
         unsafe { write_out(bits, n as u32, "bits") }
+    })
+}
+
+/// Copies the public key of a public or private key handle as PEM ("BEGIN PUBLIC KEY",
+/// SubjectPublicKeyInfo), NUL-terminated, with the two-call idiom (`*len` counts the NUL).
+///
+/// # Safety
+/// `len` must be valid for reads and writes; a non-NULL `buf` writable for `*len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_PublicKeyToPem(
+    key: CHM_KEY_HANDLE,
+    buf: *mut c_char,
+    len: *mut usize,
+) -> CHM_RV {
+    boundary("CHM_PublicKeyToPem", || {
+        out_arg(len, "len")?;
+        let pem = handles::any_key(
+            key,
+            |k| k.public_key().and_then(|p| p.to_pem()),
+            |k| k.to_pem(),
+        )??;
+        // SAFETY: forwarded from the caller.
+        unsafe { write_text(&pem, buf, len, "public key PEM") }
     })
 }
 

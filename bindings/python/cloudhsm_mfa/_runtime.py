@@ -1,0 +1,142 @@
+"""Initialise / finalise, version information, and the base class of every object that
+owns a library handle."""
+
+from collections import namedtuple
+from ctypes import POINTER, byref, pointer
+
+from . import _lib
+from .errors import AlreadyInitializedError, _check
+
+LibraryInfo = namedtuple("LibraryInfo", "version function_list_version description")
+LibraryInfo.__doc__ = """What ``CHM_GetInfo`` reports: ``version`` as a ``(major, minor,
+patch)`` tuple, the version of the function list, and the library's description."""
+
+
+def initialize(config_path=None):
+    """Initialises the library (``CHM_Initialize``), optionally with the path of the cluster
+    configuration file.
+
+    Calling it is optional: the first call that needs the library initialises it with the
+    defaults. Raises :class:`AlreadyInitializedError` when the library is initialised
+    already (also by that automatic initialisation).
+    """
+    args = None
+    if config_path is not None:
+        args = pointer(
+            _lib.CHM_INITIALIZE_ARGS(config_path=_lib.in_path(config_path, "config_path"), flags=0)
+        )
+    with _lib._state_lock:
+        _check(_lib.lib.CHM_Initialize(args))
+        _lib.mark_initialized()
+
+
+def finalize():
+    """Ends the library (``CHM_Finalize``): every handle is closed, and objects still
+    holding one raise on use. The next call that needs the library initialises it again."""
+    with _lib._state_lock:
+        _check(_lib.lib.CHM_Finalize())
+        _lib.mark_finalized()
+
+
+def ensure_initialized():
+    """Initialises the library with the defaults unless it is initialised already (by
+    this package, or by other code in the process, which ``CHMR_ALREADY_INITIALIZED``
+    reveals)."""
+    if _lib.initialized:
+        return
+    with _lib._state_lock:
+        if _lib.initialized:
+            return
+        try:
+            _check(_lib.lib.CHM_Initialize(None))
+        except AlreadyInitializedError:
+            pass
+        _lib.mark_initialized()
+
+
+def info():
+    """The library's :class:`LibraryInfo` (``CHM_GetInfo``)."""
+    ensure_initialized()
+    raw = _lib.CHM_INFO()
+    _check(_lib.lib.CHM_GetInfo(byref(raw)))
+    v = raw.library_version
+    return LibraryInfo(
+        (v.major, v.minor, v.patch),
+        raw.function_list_version,
+        raw.description.decode("utf-8", errors="replace"),
+    )
+
+
+def version():
+    """The library's version as a string, e.g. ``"0.1.0"``."""
+    return "%d.%d.%d" % info().version
+
+
+def function_list():
+    """The library's ``CHM_FUNCTION_LIST`` (a ctypes structure of function pointers; its
+    ``version`` field is ``CHM_FUNCTION_LIST_VERSION``). Works before initialisation."""
+    table = POINTER(_lib.CHM_FUNCTION_LIST)()
+    _check(_lib.lib.CHM_GetFunctionList(byref(table)))
+    return table.contents
+
+
+class Handle:
+    """An object that owns one library handle. It is closed by :meth:`close`, by leaving a
+    ``with`` block, or, as a last resort, when the object is garbage-collected.
+
+    After :meth:`close` the object keeps its (never reused) handle value, so any further
+    use reaches the library, which answers with its invalid-handle code.
+    """
+
+    _close_function = None  # name of the CHM_* function that closes this kind of handle
+
+    def __init__(self, *_args, **_kwargs):
+        raise TypeError(
+            f"{type(self).__name__} objects are made by its class methods (load, ...)"
+        )
+
+    @classmethod
+    def _adopt(cls, handle):
+        obj = cls.__new__(cls)
+        obj._handle = int(handle)
+        obj._generation = _lib.generation
+        obj._closed = False
+        return obj
+
+    @property
+    def handle(self):
+        """The library handle (an int), for use with the C API directly."""
+        return self._handle
+
+    @property
+    def closed(self):
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def close(self):
+        """Closes the handle. Closing twice is harmless; a handle the library already
+        dropped (after :func:`finalize`) is not closed again."""
+        if self._closed:
+            return
+        self._closed = True
+        if _lib.initialized and self._generation == _lib.generation:
+            _check(getattr(_lib.lib, self._close_function)(self._handle))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        # Last resort only; never raise, not even while the interpreter shuts down.
+        try:
+            if getattr(self, "_handle", 0) and not self._closed:
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        state = "closed" if self._closed else "open"
+        return f"<{type(self).__name__} handle={self._handle} {state}>"

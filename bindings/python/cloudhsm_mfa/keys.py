@@ -1,0 +1,110 @@
+"""RSA keys: load from PEM, sign and verify single 32-byte tokens, generate key pairs."""
+
+from ctypes import byref, c_uint32
+
+from . import _lib
+from ._runtime import Handle, ensure_initialized
+from .errors import _check
+
+
+class _Key(Handle):
+    _close_function = "CHM_KeyClose"
+
+    @property
+    def bits(self):
+        """The modulus size in bits (2048, 3072 or 4096)."""
+        bits = c_uint32(0)
+        _check(_lib.lib.CHM_KeyGetBits(self._handle, byref(bits)))
+        return bits.value
+
+    def public_pem(self):
+        """The public key (of a private key: its public half) as PEM text."""
+        return _lib.two_call(_check, _lib.lib.CHM_PublicKeyToPem, self._handle, text=True)
+
+
+def _load(cls, function, path):
+    ensure_initialized()
+    handle = _lib.CHM_KEY_HANDLE(0)
+    _check(getattr(_lib.lib, function)(_lib.in_path(path), byref(handle)))
+    return cls._adopt(handle.value)
+
+
+def _from_pem(cls, function, pem):
+    ensure_initialized()
+    if isinstance(pem, str):
+        pem = pem.encode("utf-8")
+    data, length = _lib.in_bytes(pem)
+    handle = _lib.CHM_KEY_HANDLE(0)
+    _check(getattr(_lib.lib, function)(data, length, byref(handle)))
+    return cls._adopt(handle.value)
+
+
+class PrivateKey(_Key):
+    """An unencrypted RSA private key (2048, 3072 or 4096 bits) held by the library.
+
+    Loading raises :class:`KeyFileError` for a file that is not a usable key (encrypted,
+    not PEM, a public key), :class:`UnsupportedKeySizeError` for a key of another size,
+    :class:`NotRsaKeyError` for an EC or Ed25519 key and :class:`FileError` for a file
+    that cannot be read.
+    """
+
+    @classmethod
+    def load(cls, path):
+        """Loads a PEM file (PKCS#8 "BEGIN PRIVATE KEY" or PKCS#1 "BEGIN RSA PRIVATE KEY")."""
+        return _load(cls, "CHM_PrivateKeyLoad", path)
+
+    @classmethod
+    def from_pem(cls, pem):
+        """As :meth:`load`, from PEM text (``bytes`` or ``str``) in memory."""
+        return _from_pem(cls, "CHM_PrivateKeyFromPem", pem)
+
+    def public_key(self):
+        """A new :class:`PublicKey` for the public half of this key."""
+        handle = _lib.CHM_KEY_HANDLE(0)
+        _check(_lib.lib.CHM_PublicKeyFromPrivate(self._handle, byref(handle)))
+        return PublicKey._adopt(handle.value)
+
+    def sign_token(self, token):
+        """Signs a 32-byte token as a ready-made SHA-256 digest (RSASSA-PKCS1-v1_5), as
+        ``openssl pkeyutl -sign -pkeyopt digest:sha256`` does, and returns the signature
+        (as long as the modulus). A token of another length raises
+        :class:`BadArgumentsError`."""
+        data, length = _lib.in_bytes(token)
+        return _lib.two_call(_check, _lib.lib.CHM_SignToken, self._handle, data, length)
+
+
+class PublicKey(_Key):
+    """An RSA public key held by the library."""
+
+    @classmethod
+    def load(cls, path):
+        """Loads a PEM file (SubjectPublicKeyInfo "BEGIN PUBLIC KEY" or PKCS#1
+        "BEGIN RSA PUBLIC KEY")."""
+        return _load(cls, "CHM_PublicKeyLoad", path)
+
+    @classmethod
+    def from_pem(cls, pem):
+        """As :meth:`load`, from PEM text (``bytes`` or ``str``) in memory."""
+        return _from_pem(cls, "CHM_PublicKeyFromPem", pem)
+
+    def verify_token(self, token, signature):
+        """Verifies a signature over a 32-byte token. Returns ``None`` when it verifies and
+        raises otherwise: :class:`SignatureInvalidError` when it does not verify,
+        :class:`SignatureLengthError` (a subclass) when its length does not match the key.
+        """
+        tok, tok_len = _lib.in_bytes(token)
+        sig, sig_len = _lib.in_bytes(signature)
+        _check(_lib.lib.CHM_VerifyToken(self._handle, tok, tok_len, sig, sig_len))
+
+
+def generate_key_pair(private_path, public_path, bits=2048):
+    """Generates an RSA key pair of ``bits`` (2048, 3072 or 4096) and writes the private key
+    as PKCS#8 PEM to ``private_path`` (mode 0600) and the public key as
+    SubjectPublicKeyInfo PEM to ``public_path`` (mode 0644), each atomically."""
+    ensure_initialized()
+    _check(
+        _lib.lib.CHM_GenerateKeyPair(
+            _lib.in_uint(bits, "bits", _lib.UINT32_MAX),
+            _lib.in_path(private_path, "private_path"), _lib.in_path(public_path, "public_path")
+        )
+    )
