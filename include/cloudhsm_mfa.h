@@ -42,7 +42,7 @@
 /**
  * The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
  */
-#define CHM_FUNCTION_LIST_VERSION 2
+#define CHM_FUNCTION_LIST_VERSION 3
 
 /**
  * Length in bytes of a token (a challenge to sign): 32.
@@ -68,6 +68,26 @@
  * Token file kind: a quorum approval file (`approval_data`, `token`, `signatures`).
  */
 #define CHM_TOKEN_FILE_QUORUM_APPROVAL 3
+
+/**
+ * Role: an admin (manages users).
+ */
+#define CHM_ROLE_ADMIN 1
+
+/**
+ * Role: a crypto user (manages and uses keys).
+ */
+#define CHM_ROLE_CRYPTO_USER 2
+
+/**
+ * Role: the first admin of a cluster that is not activated yet.
+ */
+#define CHM_ROLE_UNACTIVATED_ADMIN 3
+
+/**
+ * Flag of the MFA change functions: set (or remove) the quorum key with the MFA key.
+ */
+#define CHMF_CHANGE_QUORUM 1
 
 /**
  * Entry status: the signature verifies with the key.
@@ -147,6 +167,27 @@ typedef uint64_t CHM_KEY_HANDLE;
 typedef uint64_t CHM_TOKEN_FILE_HANDLE;
 
 /**
+ * A handle to a session with a cluster; 0 is never a valid handle.
+ */
+typedef uint64_t CHM_SESSION_HANDLE;
+
+/**
+ * A signing callback: signs the `token_len` (32) bytes at `token` and writes the
+ * signature (RSASSA-PKCS1-v1_5 over the token as a SHA-256 digest, as
+ * `openssl pkeyutl -sign -pkeyopt digest:sha256` makes) to `sig`, which has room for
+ * `sig_len` bytes (`CHM_MAX_SIGNATURE_LEN`), and its length to `*sig_out_len`. Returns
+ * `CHMR_OK`, or any other code to stop the operation. Called once per token, on the
+ * calling thread; `user_data` is passed through; the pointers are valid only during the
+ * call.
+ */
+typedef CHM_RV (*CHM_SIGN_CALLBACK)(void *user_data,
+                                    const uint8_t *token,
+                                    size_t token_len,
+                                    uint8_t *sig,
+                                    size_t sig_len,
+                                    size_t *sig_out_len);
+
+/**
  * Pointers to every function of the library, in a fixed order; `version` is
  * `CHM_FUNCTION_LIST_VERSION` of the library that filled it.
  */
@@ -223,6 +264,58 @@ typedef struct CHM_FUNCTION_LIST {
                               const char *output_path,
                               const char *approver);
   CHM_RV (*CHM_PublicKeyToPem)(CHM_KEY_HANDLE key, char *buf, size_t *len);
+  CHM_RV (*CHM_OpenSession)(const char *cluster_id, CHM_SESSION_HANDLE *session);
+  CHM_RV (*CHM_CloseSession)(CHM_SESSION_HANDLE session);
+  CHM_RV (*CHM_Login)(CHM_SESSION_HANDLE session,
+                      const char *username,
+                      uint32_t role,
+                      const char *password);
+  CHM_RV (*CHM_LoginMfaBegin)(CHM_SESSION_HANDLE session,
+                              const char *username,
+                              uint32_t role,
+                              const char *password,
+                              const char *token_path);
+  CHM_RV (*CHM_LoginMfaFinish)(CHM_SESSION_HANDLE session, const char *signed_path);
+  CHM_RV (*CHM_LoginMfaWithSigner)(CHM_SESSION_HANDLE session,
+                                   const char *username,
+                                   uint32_t role,
+                                   const char *password,
+                                   CHM_SIGN_CALLBACK callback,
+                                   void *user_data);
+  CHM_RV (*CHM_Logout)(CHM_SESSION_HANDLE session);
+  CHM_RV (*CHM_ChangeMfaBegin)(CHM_SESSION_HANDLE session,
+                               const char *username,
+                               uint32_t role,
+                               const char *token_path);
+  CHM_RV (*CHM_ChangeMfaFinish)(CHM_SESSION_HANDLE session,
+                                const char *signed_path,
+                                const char *public_key_path,
+                                const char *new_password,
+                                uint32_t flags);
+  CHM_RV (*CHM_ChangeMfaWithSigner)(CHM_SESSION_HANDLE session,
+                                    const char *username,
+                                    uint32_t role,
+                                    const char *public_key_path,
+                                    const char *new_password,
+                                    uint32_t flags,
+                                    CHM_SIGN_CALLBACK callback,
+                                    void *user_data);
+  CHM_RV (*CHM_DeregisterMfa)(CHM_SESSION_HANDLE session,
+                              const char *username,
+                              uint32_t role,
+                              const char *new_password,
+                              uint32_t flags);
+  CHM_RV (*CHM_CreateUser)(CHM_SESSION_HANDLE session,
+                           const char *username,
+                           uint32_t role,
+                           const char *password);
+  CHM_RV (*CHM_DeleteUser)(CHM_SESSION_HANDLE session, const char *username, uint32_t role);
+  CHM_RV (*CHM_ChangePassword)(CHM_SESSION_HANDLE session,
+                               const char *username,
+                               uint32_t role,
+                               const char *password);
+  CHM_RV (*CHM_ListUsers)(CHM_SESSION_HANDLE session, char *buf, size_t *len);
+  CHM_RV (*CHM_ActivateCluster)(CHM_SESSION_HANDLE session, const char *password);
 } CHM_FUNCTION_LIST;
 
 /**
@@ -596,6 +689,184 @@ CHM_RV CHM_VerifyToken(CHM_KEY_HANDLE key,
                        size_t token_len,
                        const uint8_t *sig,
                        size_t sig_len);
+
+/**
+ * Opens a session with the cluster `cluster_id` (NULL: the only cluster of the
+ * configuration) and connects to every HSM. The configuration is the path given to
+ * `CHM_Initialize`, else `$CLOUDHSM_MFA_CONFIG`, else `/opt/cloudhsm/etc/cloudhsm-cli.cfg`.
+ * With several clusters and NULL, answers `CHMR_CLUSTER_ID_REQUIRED`. Close it with
+ * `CHM_CloseSession`.
+ *
+ * # Safety
+ * A non-NULL `cluster_id` must be a NUL-terminated string; `session` valid for a write.
+ */
+CHM_RV CHM_OpenSession(const char *cluster_id, CHM_SESSION_HANDLE *session);
+
+/**
+ * Closes a session: its connections close, which ends its login on every HSM.
+ */
+CHM_RV CHM_CloseSession(CHM_SESSION_HANDLE session);
+
+/**
+ * Logs in with a password on every HSM (role: `CHM_ROLE_*`). A user with MFA answers
+ * `CHMR_MFA_REQUIRED`: use `CHM_LoginMfaBegin` or `CHM_LoginMfaWithSigner`.
+ *
+ * # Safety
+ * `username` and `password` must be NUL-terminated strings.
+ */
+CHM_RV CHM_Login(CHM_SESSION_HANDLE session,
+                 const char *username,
+                 uint32_t role,
+                 const char *password);
+
+/**
+ * First phase of a token-sign MFA login: checks the password on every HSM and writes
+ * their challenges to `token_path` as an MFA token file (mode 0600) for the user to sign.
+ *
+ * # Safety
+ * `username`, `password` and `token_path` must be NUL-terminated strings.
+ */
+CHM_RV CHM_LoginMfaBegin(CHM_SESSION_HANDLE session,
+                         const char *username,
+                         uint32_t role,
+                         const char *password,
+                         const char *token_path);
+
+/**
+ * Second phase: reads the signed token file (`signed_path`, or NULL for the file the
+ * first phase wrote) and returns each signature to the HSM that issued its token.
+ *
+ * # Safety
+ * A non-NULL `signed_path` must be a NUL-terminated string.
+ */
+CHM_RV CHM_LoginMfaFinish(CHM_SESSION_HANDLE session, const char *signed_path);
+
+/**
+ * A token-sign MFA login in one call: `callback` is called once per token to sign it
+ * (see `CHM_SIGN_CALLBACK`); a callback that does not return `CHMR_OK` stops the login.
+ *
+ * # Safety
+ * `username` and `password` must be NUL-terminated strings; `callback` must be safe to
+ * call with `user_data`.
+ */
+CHM_RV CHM_LoginMfaWithSigner(CHM_SESSION_HANDLE session,
+                              const char *username,
+                              uint32_t role,
+                              const char *password,
+                              CHM_SIGN_CALLBACK callback,
+                              void *user_data);
+
+/**
+ * Logs out on every HSM.
+ */
+CHM_RV CHM_Logout(CHM_SESSION_HANDLE session);
+
+/**
+ * First phase of registering or rotating a user's MFA key: each HSM issues a
+ * registration challenge, written to `token_path`, to be signed with the NEW private key.
+ *
+ * # Safety
+ * `username` and `token_path` must be NUL-terminated strings.
+ */
+CHM_RV CHM_ChangeMfaBegin(CHM_SESSION_HANDLE session,
+                          const char *username,
+                          uint32_t role,
+                          const char *token_path);
+
+/**
+ * Second phase: each HSM verifies its signature with the public key in
+ * `public_key_path` (PEM) and stores it as the user's MFA key; `new_password` becomes the
+ * user's password. `flags`: `CHMF_CHANGE_QUORUM` to set the quorum key too (without it a
+ * quorum key is removed, since MFA and quorum share one key pair).
+ *
+ * # Safety
+ * A non-NULL `signed_path` must be a NUL-terminated string; `public_key_path` and
+ * `new_password` must be NUL-terminated strings.
+ */
+CHM_RV CHM_ChangeMfaFinish(CHM_SESSION_HANDLE session,
+                           const char *signed_path,
+                           const char *public_key_path,
+                           const char *new_password,
+                           uint32_t flags);
+
+/**
+ * Registration or rotation in one call: `callback` signs each challenge with the private
+ * key of `public_key_path`.
+ *
+ * # Safety
+ * `username`, `public_key_path` and `new_password` must be NUL-terminated strings;
+ * `callback` must be safe to call with `user_data`.
+ */
+CHM_RV CHM_ChangeMfaWithSigner(CHM_SESSION_HANDLE session,
+                               const char *username,
+                               uint32_t role,
+                               const char *public_key_path,
+                               const char *new_password,
+                               uint32_t flags,
+                               CHM_SIGN_CALLBACK callback,
+                               void *user_data);
+
+/**
+ * Removes a user's MFA key (and quorum key) on every HSM; `new_password` becomes the
+ * user's password. `flags`: 0 or `CHMF_CHANGE_QUORUM`.
+ *
+ * # Safety
+ * `username` and `new_password` must be NUL-terminated strings.
+ */
+CHM_RV CHM_DeregisterMfa(CHM_SESSION_HANDLE session,
+                         const char *username,
+                         uint32_t role,
+                         const char *new_password,
+                         uint32_t flags);
+
+/**
+ * Creates a user on every HSM (the session must be logged in as an admin).
+ *
+ * # Safety
+ * `username` and `password` must be NUL-terminated strings.
+ */
+CHM_RV CHM_CreateUser(CHM_SESSION_HANDLE session,
+                      const char *username,
+                      uint32_t role,
+                      const char *password);
+
+/**
+ * Deletes a user on every HSM (admin; not a user who is logged in).
+ *
+ * # Safety
+ * `username` must be a NUL-terminated string.
+ */
+CHM_RV CHM_DeleteUser(CHM_SESSION_HANDLE session, const char *username, uint32_t role);
+
+/**
+ * Sets a user's password on every HSM (the user itself, or an admin).
+ *
+ * # Safety
+ * `username` and `password` must be NUL-terminated strings.
+ */
+CHM_RV CHM_ChangePassword(CHM_SESSION_HANDLE session,
+                          const char *username,
+                          uint32_t role,
+                          const char *password);
+
+/**
+ * Copies the users of the cluster as the JSON of `user list` (`{"users": [...]}`),
+ * NUL-terminated, with the two-call idiom. Each call asks the cluster again, so the size
+ * may change between the two calls: call again on `CHMR_BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `len` must be valid for reads and writes; a non-NULL `buf` writable for `*len` bytes.
+ */
+CHM_RV CHM_ListUsers(CHM_SESSION_HANDLE session, char *buf, size_t *len);
+
+/**
+ * Activates a new cluster: the first admin (`unactivated-admin`) becomes `admin` with
+ * `password`. No login is needed.
+ *
+ * # Safety
+ * `password` must be a NUL-terminated string.
+ */
+CHM_RV CHM_ActivateCluster(CHM_SESSION_HANDLE session, const char *password);
 
 /**
  * Reads and validates a token file (MFA, registration or quorum approval; at most 1 MiB)

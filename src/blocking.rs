@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 use crate::proto::Role;
 
 /// The runtime that drives every blocking session: two worker threads for the network.
+#[derive(Clone)]
 pub struct Runtime {
-    rt: tokio::runtime::Runtime,
+    rt: std::sync::Arc<tokio::runtime::Runtime>,
 }
 
 impl Runtime {
@@ -24,27 +25,32 @@ impl Runtime {
             .enable_all()
             .build()
             .map_err(|e| Error::Session(format!("cannot start the I/O runtime: {e}")))?;
-        Ok(Runtime { rt })
+        Ok(Runtime {
+            rt: std::sync::Arc::new(rt),
+        })
     }
 
-    /// A handle that sessions keep to run on this runtime.
-    pub fn handle(&self) -> tokio::runtime::Handle {
-        self.rt.handle().clone()
+    /// Runs `future` to completion on this runtime, blocking the calling thread.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.rt.block_on(future)
     }
 }
 
-/// A blocking session with one cluster. See [`client::Session`] for each operation.
+/// A blocking session with one cluster. See [`client::Session`] for each operation. It
+/// keeps the runtime alive while it exists.
 pub struct Session {
-    rt: tokio::runtime::Handle,
+    rt: Runtime,
     inner: client::Session,
 }
 
 impl Session {
     /// Connects to every HSM of `target`.
     pub fn open(rt: &Runtime, target: &ClusterTarget, options: &SessionOptions) -> Result<Self> {
-        let handle = rt.handle();
-        let inner = handle.block_on(client::Session::open(target, options))?;
-        Ok(Session { rt: handle, inner })
+        let inner = rt.block_on(client::Session::open(target, options))?;
+        Ok(Session {
+            rt: rt.clone(),
+            inner,
+        })
     }
 
     pub fn hsm_count(&self) -> usize {

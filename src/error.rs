@@ -188,6 +188,9 @@ pub enum Error {
     /// A signed token file lacks the token an HSM issued.
     #[error("{origin}: tokens: no entry for the token that HSM {hsm} issued; sign the token file that the same command wrote")]
     TokenMissing { origin: Origin, hsm: String },
+    /// A signer (a callback or closure given by the caller) failed.
+    #[error("the signer failed: {0}")]
+    Signer(String),
     /// The session's state does not allow the call.
     #[error("{0}")]
     Session(String),

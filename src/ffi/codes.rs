@@ -56,6 +56,7 @@ pub fn code_of(error: &Error) -> CHM_RV {
         Error::MfaNotRegistered { .. } => CHMR_MFA_NOT_REGISTERED,
         Error::TokenNotIssued { .. } | Error::TokenMissing { .. } => CHMR_TOKEN_NOT_ISSUED,
         Error::Session(_) => CHMR_OPERATION_NOT_INITIALIZED,
+        Error::Signer(_) => CHMR_FUNCTION_FAILED,
     }
 }
 

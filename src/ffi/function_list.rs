@@ -1,11 +1,12 @@
 //! `CHM_GetFunctionList`: a static table of every function, for callers that load the
 //! library at run time. New functions are appended at the end, never inserted.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 use super::general::*;
 use super::guard::{boundary, write_out};
 use super::keys::*;
+use super::sessions::*;
 use super::token_files::*;
 use super::types::*;
 
@@ -187,6 +188,112 @@ pub struct CHM_FUNCTION_LIST {
     pub CHM_PublicKeyToPem: Option<
         unsafe extern "C" fn(key: CHM_KEY_HANDLE, buf: *mut c_char, len: *mut usize) -> CHM_RV,
     >,
+    pub CHM_OpenSession: Option<
+        unsafe extern "C" fn(cluster_id: *const c_char, session: *mut CHM_SESSION_HANDLE) -> CHM_RV,
+    >,
+    pub CHM_CloseSession: Option<extern "C" fn(session: CHM_SESSION_HANDLE) -> CHM_RV>,
+    pub CHM_Login: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            password: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_LoginMfaBegin: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            password: *const c_char,
+            token_path: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_LoginMfaFinish: Option<
+        unsafe extern "C" fn(session: CHM_SESSION_HANDLE, signed_path: *const c_char) -> CHM_RV,
+    >,
+    pub CHM_LoginMfaWithSigner: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            password: *const c_char,
+            callback: CHM_SIGN_CALLBACK,
+            user_data: *mut c_void,
+        ) -> CHM_RV,
+    >,
+    pub CHM_Logout: Option<extern "C" fn(session: CHM_SESSION_HANDLE) -> CHM_RV>,
+    pub CHM_ChangeMfaBegin: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            token_path: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_ChangeMfaFinish: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            signed_path: *const c_char,
+            public_key_path: *const c_char,
+            new_password: *const c_char,
+            flags: u32,
+        ) -> CHM_RV,
+    >,
+    pub CHM_ChangeMfaWithSigner: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            public_key_path: *const c_char,
+            new_password: *const c_char,
+            flags: u32,
+            callback: CHM_SIGN_CALLBACK,
+            user_data: *mut c_void,
+        ) -> CHM_RV,
+    >,
+    pub CHM_DeregisterMfa: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            new_password: *const c_char,
+            flags: u32,
+        ) -> CHM_RV,
+    >,
+    pub CHM_CreateUser: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            password: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_DeleteUser: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+        ) -> CHM_RV,
+    >,
+    pub CHM_ChangePassword: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            password: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_ListUsers: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            buf: *mut c_char,
+            len: *mut usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_ActivateCluster: Option<
+        unsafe extern "C" fn(session: CHM_SESSION_HANDLE, password: *const c_char) -> CHM_RV,
+    >,
 }
 
 static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
@@ -229,6 +336,22 @@ static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
     CHM_TokenFileClose: Some(CHM_TokenFileClose),
     CHM_SignTokenFile: Some(CHM_SignTokenFile),
     CHM_PublicKeyToPem: Some(CHM_PublicKeyToPem),
+    CHM_OpenSession: Some(CHM_OpenSession),
+    CHM_CloseSession: Some(CHM_CloseSession),
+    CHM_Login: Some(CHM_Login),
+    CHM_LoginMfaBegin: Some(CHM_LoginMfaBegin),
+    CHM_LoginMfaFinish: Some(CHM_LoginMfaFinish),
+    CHM_LoginMfaWithSigner: Some(CHM_LoginMfaWithSigner),
+    CHM_Logout: Some(CHM_Logout),
+    CHM_ChangeMfaBegin: Some(CHM_ChangeMfaBegin),
+    CHM_ChangeMfaFinish: Some(CHM_ChangeMfaFinish),
+    CHM_ChangeMfaWithSigner: Some(CHM_ChangeMfaWithSigner),
+    CHM_DeregisterMfa: Some(CHM_DeregisterMfa),
+    CHM_CreateUser: Some(CHM_CreateUser),
+    CHM_DeleteUser: Some(CHM_DeleteUser),
+    CHM_ChangePassword: Some(CHM_ChangePassword),
+    CHM_ListUsers: Some(CHM_ListUsers),
+    CHM_ActivateCluster: Some(CHM_ActivateCluster),
 };
 
 /// Sets `*list` to the library's static function table (never freed). Works before

@@ -19,6 +19,7 @@ use super::types::*;
 #[no_mangle]
 pub unsafe extern "C" fn CHM_Initialize(args: *const CHM_INITIALIZE_ARGS) -> CHM_RV {
     boundary("CHM_Initialize", || {
+        let mut config_path = None;
         if !args.is_null() {
             // SAFETY: non-NULL and the caller promises a valid structure.
             let args = unsafe { &*args };
@@ -28,9 +29,11 @@ pub unsafe extern "C" fn CHM_Initialize(args: *const CHM_INITIALIZE_ARGS) -> CHM
                 ));
             }
             // SAFETY: the caller promises a NUL-terminated string or NULL.
-            unsafe { opt_str_arg(args.config_path, "CHM_INITIALIZE_ARGS.config_path") }?;
+            config_path =
+                unsafe { opt_str_arg(args.config_path, "CHM_INITIALIZE_ARGS.config_path") }?
+                    .map(std::path::PathBuf::from);
         }
-        handles::initialize()
+        handles::initialize(config_path)
     })
 }
 

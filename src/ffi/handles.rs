@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::codes::FfiError;
 use super::types::*;
+use crate::blocking::{Runtime, Session};
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::token_file::TokenFile;
 
@@ -16,10 +17,13 @@ enum Object {
     TokenFile(Arc<Mutex<TokenFile>>),
     PrivateKey(Arc<PrivateKey>),
     PublicKey(Arc<PublicKey>),
+    Session(Arc<Mutex<Session>>),
 }
 
 struct State {
     objects: HashMap<u64, Object>,
+    config_path: Option<std::path::PathBuf>,
+    runtime: Runtime,
 }
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
@@ -44,7 +48,9 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> Result<T, FfiError>) -> Result<T,
     f(state)
 }
 
-pub fn initialize() -> Result<(), FfiError> {
+/// Starts the library: the handle table, the configuration path (None: from the
+/// environment at each `CHM_OpenSession`) and the I/O runtime of the sessions.
+pub fn initialize(config_path: Option<std::path::PathBuf>) -> Result<(), FfiError> {
     let mut guard = lock(&STATE);
     if guard.is_some() {
         return Err(FfiError::new(
@@ -54,8 +60,16 @@ pub fn initialize() -> Result<(), FfiError> {
     }
     *guard = Some(State {
         objects: HashMap::new(),
+        config_path,
+        runtime: Runtime::new()?,
     });
     Ok(())
+}
+
+/// What a new session needs: the configuration path given at initialisation and the
+/// runtime.
+pub fn session_context() -> Result<(Option<std::path::PathBuf>, Runtime), FfiError> {
+    with_state(|s| Ok((s.config_path.clone(), s.runtime.clone())))
 }
 
 /// Ends the library's state; every open handle becomes invalid.
@@ -88,6 +102,33 @@ pub fn insert_private_key(key: PrivateKey) -> Result<CHM_KEY_HANDLE, FfiError> {
 
 pub fn insert_public_key(key: PublicKey) -> Result<CHM_KEY_HANDLE, FfiError> {
     insert(Object::PublicKey(Arc::new(key)))
+}
+
+pub fn insert_session(session: Session) -> Result<CHM_SESSION_HANDLE, FfiError> {
+    insert(Object::Session(Arc::new(Mutex::new(session))))
+}
+
+fn bad_session_handle(h: u64) -> FfiError {
+    FfiError::new(
+        CHMR_SESSION_HANDLE_INVALID,
+        format!("{h} is not an open session handle"),
+    )
+}
+
+pub fn session(h: CHM_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>, FfiError> {
+    with_state(|s| match s.objects.get(&h) {
+        Some(Object::Session(x)) => Ok(x.clone()),
+        _ => Err(bad_session_handle(h)),
+    })
+}
+
+pub fn close_session(h: CHM_SESSION_HANDLE) -> Result<(), FfiError> {
+    let removed = with_state(|s| match s.objects.get(&h) {
+        Some(Object::Session(_)) => Ok(s.objects.remove(&h)),
+        _ => Err(bad_session_handle(h)),
+    })?;
+    drop(removed);
+    Ok(())
 }
 
 fn bad_file_handle(h: u64) -> FfiError {

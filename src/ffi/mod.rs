@@ -9,11 +9,13 @@ mod general;
 mod guard;
 mod handles;
 mod keys;
+mod sessions;
 mod token_files;
 mod types;
 
 pub use function_list::*;
 pub use general::*;
 pub use keys::*;
+pub use sessions::*;
 pub use token_files::*;
 pub use types::*;

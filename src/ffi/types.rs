@@ -9,6 +9,9 @@ pub type CHM_TOKEN_FILE_HANDLE = u64;
 /// A handle to a loaded private or public key; 0 is never a valid handle.
 pub type CHM_KEY_HANDLE = u64;
 
+/// A handle to a session with a cluster; 0 is never a valid handle.
+pub type CHM_SESSION_HANDLE = u64;
+
 /// The value no handle ever has.
 pub const CHM_INVALID_HANDLE: u64 = 0;
 
@@ -19,7 +22,7 @@ pub const CHM_VERSION_MINOR: u32 = 1;
 /// Library version, patch part.
 pub const CHM_VERSION_PATCH: u32 = 0;
 /// The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
-pub const CHM_FUNCTION_LIST_VERSION: u32 = 2;
+pub const CHM_FUNCTION_LIST_VERSION: u32 = 3;
 
 /// Length in bytes of a token (a challenge to sign): 32.
 pub const CHM_TOKEN_LEN: usize = 32;
@@ -32,6 +35,16 @@ pub const CHM_TOKEN_FILE_MFA: u32 = 1;
 pub const CHM_TOKEN_FILE_REGISTRATION: u32 = 2;
 /// Token file kind: a quorum approval file (`approval_data`, `token`, `signatures`).
 pub const CHM_TOKEN_FILE_QUORUM_APPROVAL: u32 = 3;
+
+/// Role: an admin (manages users).
+pub const CHM_ROLE_ADMIN: u32 = 1;
+/// Role: a crypto user (manages and uses keys).
+pub const CHM_ROLE_CRYPTO_USER: u32 = 2;
+/// Role: the first admin of a cluster that is not activated yet.
+pub const CHM_ROLE_UNACTIVATED_ADMIN: u32 = 3;
+
+/// Flag of the MFA change functions: set (or remove) the quorum key with the MFA key.
+pub const CHMF_CHANGE_QUORUM: u32 = 0x1;
 
 /// Entry status: the signature verifies with the key.
 pub const CHM_ENTRY_VALID: u32 = 0;
@@ -127,6 +140,24 @@ pub const CHMR_PERMISSION_DENIED: CHM_RV = 0x80000012;
 pub const CHMR_CLUSTER_STATE: CHM_RV = 0x80000013;
 /// Return code: an HSM broke the protocol.
 pub const CHMR_PROTOCOL_ERROR: CHM_RV = 0x80000014;
+
+/// A signing callback: signs the `token_len` (32) bytes at `token` and writes the
+/// signature (RSASSA-PKCS1-v1_5 over the token as a SHA-256 digest, as
+/// `openssl pkeyutl -sign -pkeyopt digest:sha256` makes) to `sig`, which has room for
+/// `sig_len` bytes (`CHM_MAX_SIGNATURE_LEN`), and its length to `*sig_out_len`. Returns
+/// `CHMR_OK`, or any other code to stop the operation. Called once per token, on the
+/// calling thread; `user_data` is passed through; the pointers are valid only during the
+/// call.
+pub type CHM_SIGN_CALLBACK = Option<
+    unsafe extern "C" fn(
+        user_data: *mut std::ffi::c_void,
+        token: *const u8,
+        token_len: usize,
+        sig: *mut u8,
+        sig_len: usize,
+        sig_out_len: *mut usize,
+    ) -> CHM_RV,
+>;
 
 /// A version number.
 #[repr(C)]

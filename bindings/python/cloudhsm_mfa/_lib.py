@@ -22,6 +22,7 @@ from ctypes import (
     c_uint8,
     c_uint32,
     c_uint64,
+    c_void_p,
 )
 from pathlib import Path
 
@@ -33,13 +34,19 @@ CHM_INVALID_HANDLE = 0
 CHM_VERSION_MAJOR = 0
 CHM_VERSION_MINOR = 1
 CHM_VERSION_PATCH = 0
-CHM_FUNCTION_LIST_VERSION = 2
+CHM_FUNCTION_LIST_VERSION = 3
 CHM_TOKEN_LEN = 32
 CHM_MAX_SIGNATURE_LEN = 512
 
 CHM_TOKEN_FILE_MFA = 1
 CHM_TOKEN_FILE_REGISTRATION = 2
 CHM_TOKEN_FILE_QUORUM_APPROVAL = 3
+
+CHM_ROLE_ADMIN = 1
+CHM_ROLE_CRYPTO_USER = 2
+CHM_ROLE_UNACTIVATED_ADMIN = 3
+
+CHMF_CHANGE_QUORUM = 1
 
 CHM_ENTRY_VALID = 0
 CHM_ENTRY_UNSIGNED = 1
@@ -101,6 +108,12 @@ RETURN_CODE_NAMES = {
 CHM_RV = c_uint32
 CHM_KEY_HANDLE = c_uint64
 CHM_TOKEN_FILE_HANDLE = c_uint64
+CHM_SESSION_HANDLE = c_uint64
+#: CHM_RV (*)(void *user_data, const uint8_t *token, size_t token_len, uint8_t *sig,
+#: size_t sig_len, size_t *sig_out_len)
+CHM_SIGN_CALLBACK = CFUNCTYPE(
+    c_uint32, c_void_p, POINTER(c_uint8), c_size_t, POINTER(c_uint8), c_size_t, POINTER(c_size_t)
+)
 
 
 class CHM_INITIALIZE_ARGS(Structure):
@@ -200,6 +213,28 @@ PROTOTYPES = {
     "CHM_TokenFileClose": (CHM_RV, [CHM_TOKEN_FILE_HANDLE]),
     "CHM_SignTokenFile": (CHM_RV, [c_char_p, c_char_p, c_char_p, c_char_p]),
     "CHM_PublicKeyToPem": (CHM_RV, [CHM_KEY_HANDLE, POINTER(c_char), POINTER(c_size_t)]),
+    "CHM_OpenSession": (CHM_RV, [c_char_p, POINTER(CHM_SESSION_HANDLE)]),
+    "CHM_CloseSession": (CHM_RV, [CHM_SESSION_HANDLE]),
+    "CHM_Login": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p]),
+    "CHM_LoginMfaBegin": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, c_char_p]),
+    "CHM_LoginMfaFinish": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p]),
+    "CHM_LoginMfaWithSigner": (
+        CHM_RV,
+        [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, CHM_SIGN_CALLBACK, c_void_p],
+    ),
+    "CHM_Logout": (CHM_RV, [CHM_SESSION_HANDLE]),
+    "CHM_ChangeMfaBegin": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p]),
+    "CHM_ChangeMfaFinish": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_char_p, c_char_p, c_uint32]),
+    "CHM_ChangeMfaWithSigner": (
+        CHM_RV,
+        [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, c_char_p, c_uint32, CHM_SIGN_CALLBACK, c_void_p],
+    ),
+    "CHM_DeregisterMfa": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, c_uint32]),
+    "CHM_CreateUser": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p]),
+    "CHM_DeleteUser": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32]),
+    "CHM_ChangePassword": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p]),
+    "CHM_ListUsers": (CHM_RV, [CHM_SESSION_HANDLE, POINTER(c_char), POINTER(c_size_t)]),
+    "CHM_ActivateCluster": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p]),
 }
 
 CHM_FUNCTION_LIST._fields_ = [("version", c_uint32)] + [
