@@ -254,8 +254,8 @@ impl PrivateKey {
         Ok(Zeroizing::new(pem))
     }
 
-    /// Writes the private key (mode 0600) and its public key (mode 0644) as PEM files,
-    /// each atomically.
+    /// Writes the private key (mode 0600) and its public key (mode 0644) as PEM files: both
+    /// are staged first, so a failure leaves both paths as they were.
     pub fn write_pair(&self, private_path: &Path, public_path: &Path) -> Result<()> {
         if private_path == public_path {
             return Err(Error::InvalidArgument(
@@ -264,8 +264,10 @@ impl PrivateKey {
         }
         let private_pem = self.to_pkcs8_pem()?;
         let public_pem = self.public_key()?.to_pem()?;
-        fs_atomic::write_atomic(private_path, private_pem.as_bytes(), PRIVATE_MODE)?;
-        fs_atomic::write_atomic(public_path, public_pem.as_bytes(), PUBLIC_MODE)
+        fs_atomic::write_all_atomic(&[
+            (private_path, private_pem.as_bytes(), PRIVATE_MODE),
+            (public_path, public_pem.as_bytes(), PUBLIC_MODE),
+        ])
     }
 }
 

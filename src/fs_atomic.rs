@@ -50,57 +50,119 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
 /// Writes `bytes` to `path` atomically with the given mode. A symbolic link at `path` is
 /// refused rather than followed or replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let fail = |reason: String| Error::Write {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| fail("the path names no file".into()))?;
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(fail(
-                "it is a symbolic link; refusing to write through it".into(),
-            ))
+    write_all_atomic(&[(path, bytes, mode)])
+}
+
+/// Writes several files, each atomically: every file is first staged (written and synced
+/// beside its target), and only when all are staged are they renamed into place. A failure
+/// while staging leaves every target as it was.
+pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
+    let mut staged: Vec<Staged> = Vec::with_capacity(files.len());
+    for &(path, bytes, mode) in files {
+        match Staged::new(path, bytes, mode) {
+            Ok(s) => staged.push(s),
+            Err(e) => {
+                for s in &staged {
+                    s.discard();
+                }
+                return Err(e);
+            }
         }
-        Ok(m) if m.is_dir() => return Err(fail("it is a directory".into())),
-        _ => {}
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-
-    let mut suffix = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut suffix).map_err(|_| fail("no randomness available".into()))?;
-    let tmp_name = format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        suffix
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let tmp = dir.join(tmp_name);
-
-    let result = (|| -> std::io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        // The umask may have taken bits away; set exactly the mode asked for.
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        File::open(&dir)?.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(fail(e.to_string()));
+    let mut result = Ok(());
+    for (i, s) in staged.iter().enumerate() {
+        if let Err(e) = s.commit() {
+            for rest in &staged[i..] {
+                rest.discard();
+            }
+            result = Err(e);
+            break;
+        }
     }
-    Ok(())
+    result
+}
+
+/// A file written and synced under a temporary name in its target's directory.
+struct Staged {
+    target: PathBuf,
+    tmp: PathBuf,
+    dir: PathBuf,
+}
+
+impl Staged {
+    fn fail(path: &Path, reason: String) -> Error {
+        Error::Write {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+
+    fn new(path: &Path, bytes: &[u8], mode: u32) -> Result<Self> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| Self::fail(path, "the path names no file".into()))?;
+        match fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Self::fail(
+                    path,
+                    "it is a symbolic link; refusing to write through it".into(),
+                ))
+            }
+            Ok(m) if m.is_dir() => return Err(Self::fail(path, "it is a directory".into())),
+            _ => {}
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut suffix = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut suffix)
+            .map_err(|_| Self::fail(path, "no randomness available".into()))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ));
+        let written = (|| -> std::io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&tmp)?;
+            // The umask may have taken bits away; set exactly the mode asked for.
+            f.set_permissions(fs::Permissions::from_mode(mode))?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        })();
+        let staged = Staged {
+            target: path.to_path_buf(),
+            tmp,
+            dir,
+        };
+        if let Err(e) = written {
+            staged.discard();
+            return Err(Self::fail(path, e.to_string()));
+        }
+        Ok(staged)
+    }
+
+    fn commit(&self) -> Result<()> {
+        fs::rename(&self.tmp, &self.target).map_err(|e| Self::fail(&self.target, e.to_string()))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| {
+                Self::fail(
+                    &self.target,
+                    format!("written, but the directory could not be synced: {e}"),
+                )
+            })
+    }
+
+    fn discard(&self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
 }

@@ -627,6 +627,11 @@ impl Session {
             }
         }
         if failed.is_empty() {
+            if accepted == 0 && first_refusal.is_none() {
+                return Err(Error::NoHsmReachable {
+                    details: "no HSM answered".into(),
+                });
+            }
             return Ok(());
         }
         if accepted == 0 {

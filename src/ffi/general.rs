@@ -80,13 +80,18 @@ pub unsafe extern "C" fn CHM_GetInfo(info: *mut CHM_INFO) -> CHM_RV {
 /// bytes.
 #[no_mangle]
 pub unsafe extern "C" fn CHM_GetLastError(buf: *mut c_char, len: *mut usize) -> CHM_RV {
-    // Read the message before the boundary: a failure of this call must not replace it.
     let message = last_error();
-    boundary("CHM_GetLastError", || {
+    // Not through `boundary`: a failure of this call must not replace the message it reads.
+    let result = std::panic::catch_unwind(|| {
         non_null(len, "len")?;
         // SAFETY: forwarded from the caller.
         unsafe { write_text(&message.to_string_lossy(), buf, len, "last error") }
-    })
+    });
+    match result {
+        Ok(Ok(())) => CHMR_OK,
+        Ok(Err(e)) => e.rv,
+        Err(_) => CHMR_GENERAL_ERROR,
+    }
 }
 
 /// The static, NUL-terminated text of a return code ("unknown return code" for a value the

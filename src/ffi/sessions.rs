@@ -90,7 +90,9 @@ fn callback_signer(
 }
 
 /// Opens a session with the cluster `cluster_id` (NULL: the only cluster of the
-/// configuration) and connects to every HSM. The configuration is the path given to
+/// configuration) and connects to every HSM it can reach. HSMs that cannot be reached now
+/// are tried again at each operation, so the session opens even when none answers; its
+/// operations then answer `CHMR_HSM_UNREACHABLE`. The configuration is the path given to
 /// `CHM_Initialize`, else `$CLOUDHSM_MFA_CONFIG`, else `/opt/cloudhsm/etc/cloudhsm-cli.cfg`.
 /// With several clusters and NULL, answers `CHMR_CLUSTER_ID_REQUIRED`. Close it with
 /// `CHM_CloseSession`.
@@ -288,6 +290,7 @@ pub unsafe extern "C" fn CHM_ChangeMfaFinish(
             )
         };
         let change_quorum = flags_arg(flags)?;
+        handles::session(session)?;
         let public_key = PublicKey::load(Path::new(public_key_path))?;
         with_session(session, |s| {
             s.change_mfa_finish(
@@ -329,6 +332,7 @@ pub unsafe extern "C" fn CHM_ChangeMfaWithSigner(
         let role = role_arg(role)?;
         let change_quorum = flags_arg(flags)?;
         let signer = callback_signer(callback, user_data)?;
+        handles::session(session)?;
         let public_key = PublicKey::load(Path::new(public_key_path))?;
         with_session(session, |s| {
             s.change_mfa_with_signer(

@@ -1,0 +1,597 @@
+// cloudhsm_mfa.hpp - a header-only C++17 wrapper over the C API of libcloudhsm_mfa
+// (include/cloudhsm_mfa.h).
+//
+//  - `Library` initialises the library in its constructor and finalises it in its
+//    destructor; create exactly one, before any other object of this header.
+//  - Every failing call throws `Error`, which carries the CHM_RV code and the message of
+//    CHM_GetLastError (naming the file, field and entry of a bad token file).
+//  - `PrivateKey`, `PublicKey` and `TokenFile` own a handle: they are move-only, a
+//    moved-from object is empty (handle CHM_INVALID_HANDLE), and the destructor closes
+//    the handle.
+//  - Variable-length outputs come back as std::vector<std::uint8_t> / std::string: the
+//    two-call idiom of the C API is hidden.
+//
+// Link with libcloudhsm_mfa (shared or static; the static library also needs
+// -lpthread -ldl -lm).
+//
+//     namespace chm = cloudhsm_mfa;
+//     chm::Library library;
+//     chm::sign_token_file("token.json", "mfa-key.pem");        // sign in place
+//     chm::PublicKey pub = chm::PublicKey::load("mfa-key.pub");
+//     try {
+//         chm::TokenFile::load("token.json").verify(pub);
+//     } catch (const chm::Error &e) {
+//         // e.code() == CHMR_SIGNATURE_INVALID, e.message() names the entry, e.g.
+//         // "token.json: tokens[1].signed: signature does not verify with the public key"
+//     }
+#ifndef CLOUDHSM_MFA_HPP
+#define CLOUDHSM_MFA_HPP
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cloudhsm_mfa.h"
+
+namespace cloudhsm_mfa {
+
+/// A token: the 32 bytes that are signed.
+using Token = std::array<std::uint8_t, CHM_TOKEN_LEN>;
+/// Bytes in or out: signatures, approval data.
+using Bytes = std::vector<std::uint8_t>;
+
+/// The shape of a token file.
+enum class TokenFileKind : std::uint32_t {
+    Mfa = CHM_TOKEN_FILE_MFA,
+    Registration = CHM_TOKEN_FILE_REGISTRATION,
+    QuorumApproval = CHM_TOKEN_FILE_QUORUM_APPROVAL,
+};
+
+/// What `TokenFile::check_entry` finds for one entry.
+enum class EntryStatus : std::uint32_t {
+    Valid = CHM_ENTRY_VALID,
+    Unsigned = CHM_ENTRY_UNSIGNED,
+    Invalid = CHM_ENTRY_INVALID,
+    WrongLength = CHM_ENTRY_WRONG_LENGTH,
+};
+
+/// The static text of a return code (CHM_GetReturnCodeText).
+inline std::string return_code_text(CHM_RV rv) {
+    const char *text = CHM_GetReturnCodeText(rv);
+    return text != nullptr ? std::string(text) : std::string();
+}
+
+/// The message of this thread's last failure (CHM_GetLastError); "" if there is none.
+inline std::string last_error_message() {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        std::size_t len = 0;
+        if (CHM_GetLastError(nullptr, &len) != CHMR_OK || len == 0) {
+            return std::string();
+        }
+        std::string text(len, '\0');
+        std::size_t got = len;
+        CHM_RV rv = CHM_GetLastError(&text[0], &got);
+        if (rv == CHMR_OK) {
+            text.resize(got > 0 ? got - 1 : 0);  // drop the NUL
+            return text;
+        }
+        if (rv != CHMR_BUFFER_TOO_SMALL) {
+            break;
+        }
+    }
+    return std::string();
+}
+
+/// A failed call: the return code, the C function that failed and the library's message.
+class Error : public std::runtime_error {
+  public:
+    Error(CHM_RV code, std::string function, std::string message)
+        : std::runtime_error(describe(code, function, message)),
+          code_(code),
+          function_(std::move(function)),
+          message_(std::move(message)) {}
+
+    /// The CHM_RV code (CHMR_TOKEN_FILE_INVALID, CHMR_SIGNATURE_INVALID, ...).
+    CHM_RV code() const noexcept { return code_; }
+    /// The name of the C function that failed, such as "CHM_TokenFileLoad".
+    const std::string &function() const noexcept { return function_; }
+    /// The message of CHM_GetLastError for the failure.
+    const std::string &message() const noexcept { return message_; }
+
+  private:
+    static std::string describe(CHM_RV code, const std::string &function,
+                                const std::string &message) {
+        static const char hex[] = "0123456789abcdef";
+        std::string code_hex;
+        for (int shift = 28; shift >= 0; shift -= 4) {
+            code_hex += hex[(code >> shift) & 0xFu];
+        }
+        std::string text = function + " failed (" + return_code_text(code) + ", 0x" + code_hex + ")";
+        if (!message.empty()) {
+            text += ": " + message;
+        }
+        return text;
+    }
+
+    CHM_RV code_;
+    std::string function_;
+    std::string message_;
+};
+
+namespace detail {
+
+inline void check(CHM_RV rv, const char *function) {
+    if (rv != CHMR_OK) {
+        throw Error(rv, function, last_error_message());
+    }
+}
+
+/// A string for the C API: one with a NUL byte inside would be cut short, so refuse it.
+inline const char *c_string(const std::string &s, const char *function, const char *what) {
+    if (s.find('\0') != std::string::npos) {
+        throw Error(CHMR_ARGUMENTS_BAD, function, std::string(what) + " contains a NUL byte");
+    }
+    return s.c_str();
+}
+
+inline const char *c_string_or_null(const std::optional<std::string> &s, const char *function,
+                                    const char *what) {
+    return s ? c_string(*s, function, what) : nullptr;
+}
+
+/// Runs a two-call-idiom function `call(buf, &len)` and returns all its bytes.
+template <class Call>
+Bytes read_bytes(const char *function, Call call) {
+    for (int attempt = 0;; ++attempt) {
+        std::size_t len = 0;
+        check(call(nullptr, &len), function);
+        Bytes out(len);
+        if (len == 0) {
+            return out;
+        }
+        CHM_RV rv = call(out.data(), &len);
+        if (rv == CHMR_BUFFER_TOO_SMALL && attempt < 3) {
+            continue;  // the object grew between the two calls (another thread)
+        }
+        check(rv, function);
+        out.resize(len);
+        return out;
+    }
+}
+
+/// As read_bytes, for NUL-terminated text.
+template <class Call>
+std::string read_text(const char *function, Call call) {
+    for (int attempt = 0;; ++attempt) {
+        std::size_t len = 0;
+        check(call(nullptr, &len), function);
+        if (len == 0) {
+            return std::string();
+        }
+        std::string out(len, '\0');
+        CHM_RV rv = call(&out[0], &len);
+        if (rv == CHMR_BUFFER_TOO_SMALL && attempt < 3) {
+            continue;
+        }
+        check(rv, function);
+        out.resize(len > 0 ? len - 1 : 0);
+        return out;
+    }
+}
+
+/// Owns one handle; `Closer::close` releases it. Move-only; moved-from holds
+/// CHM_INVALID_HANDLE.
+template <class Closer>
+class UniqueHandle {
+  public:
+    UniqueHandle() noexcept = default;
+    explicit UniqueHandle(std::uint64_t handle) noexcept : handle_(handle) {}
+    UniqueHandle(const UniqueHandle &) = delete;
+    UniqueHandle &operator=(const UniqueHandle &) = delete;
+    UniqueHandle(UniqueHandle &&other) noexcept : handle_(other.release()) {}
+    UniqueHandle &operator=(UniqueHandle &&other) noexcept {
+        if (this != &other) {
+            reset(other.release());
+        }
+        return *this;
+    }
+    ~UniqueHandle() { reset(); }
+
+    std::uint64_t get() const noexcept { return handle_; }
+    std::uint64_t release() noexcept { return std::exchange(handle_, CHM_INVALID_HANDLE); }
+    /// Closes the handle held (errors ignored: a destructor must not throw) and holds `h`.
+    void reset(std::uint64_t h = CHM_INVALID_HANDLE) noexcept {
+        std::uint64_t old = std::exchange(handle_, h);
+        if (old != CHM_INVALID_HANDLE) {
+            (void)Closer::close(old);
+        }
+    }
+    /// Closes the handle held, reporting a failure.
+    void close(const char *function) {
+        std::uint64_t old = release();
+        if (old != CHM_INVALID_HANDLE) {
+            check(Closer::close(old), function);
+        }
+    }
+
+  private:
+    std::uint64_t handle_ = CHM_INVALID_HANDLE;
+};
+
+struct KeyCloser {
+    static CHM_RV close(std::uint64_t h) noexcept { return CHM_KeyClose(h); }
+};
+struct TokenFileCloser {
+    static CHM_RV close(std::uint64_t h) noexcept { return CHM_TokenFileClose(h); }
+};
+
+}  // namespace detail
+
+/// The library's version and description (CHM_GetInfo).
+struct Info {
+    std::uint32_t major = 0;
+    std::uint32_t minor = 0;
+    std::uint32_t patch = 0;
+    std::uint32_t function_list_version = 0;
+    std::string description;
+};
+
+/// Initialises the library for its lifetime (CHM_Initialize / CHM_Finalize). Only one may
+/// exist at a time: a second one throws Error with CHMR_ALREADY_INITIALIZED. Handles of
+/// objects still alive when it ends become invalid.
+class Library {
+  public:
+    Library() { detail::check(CHM_Initialize(nullptr), "CHM_Initialize"); }
+    /// With an explicit cluster configuration file.
+    explicit Library(const std::string &config_path) {
+        CHM_INITIALIZE_ARGS args{};
+        args.config_path = detail::c_string(config_path, "CHM_Initialize", "config_path");
+        args.flags = 0;
+        detail::check(CHM_Initialize(&args), "CHM_Initialize");
+    }
+    Library(const Library &) = delete;
+    Library &operator=(const Library &) = delete;
+    Library(Library &&) = delete;
+    Library &operator=(Library &&) = delete;
+    ~Library() { (void)CHM_Finalize(); }
+
+    /// CHM_GetInfo.
+    static Info info() {
+        CHM_INFO raw{};
+        detail::check(CHM_GetInfo(&raw), "CHM_GetInfo");
+        Info out;
+        out.major = raw.library_version.major;
+        out.minor = raw.library_version.minor;
+        out.patch = raw.library_version.patch;
+        out.function_list_version = raw.function_list_version;
+        std::size_t n = 0;
+        while (n < sizeof raw.description && raw.description[n] != '\0') {
+            ++n;
+        }
+        out.description.assign(raw.description, n);
+        return out;
+    }
+};
+
+/// An RSA public key (SubjectPublicKeyInfo or PKCS#1 PEM) for verifying signatures.
+class PublicKey {
+  public:
+    /// An empty key (no handle).
+    PublicKey() noexcept = default;
+    /// Takes ownership of a handle from the C API.
+    explicit PublicKey(CHM_KEY_HANDLE adopt) noexcept : handle_(adopt) {}
+
+    /// CHM_PublicKeyLoad.
+    static PublicKey load(const std::string &path) {
+        CHM_KEY_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_PublicKeyLoad(detail::c_string(path, "CHM_PublicKeyLoad", "path"), &h),
+                      "CHM_PublicKeyLoad");
+        return PublicKey(h);
+    }
+    /// CHM_PublicKeyFromPem.
+    static PublicKey from_pem(const std::string &pem) {
+        CHM_KEY_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_PublicKeyFromPem(reinterpret_cast<const std::uint8_t *>(pem.data()),
+                                           pem.size(), &h),
+                      "CHM_PublicKeyFromPem");
+        return PublicKey(h);
+    }
+
+    CHM_KEY_HANDLE handle() const noexcept { return handle_.get(); }
+    explicit operator bool() const noexcept { return handle_.get() != CHM_INVALID_HANDLE; }
+    /// Gives up ownership: the caller must close the handle with CHM_KeyClose.
+    CHM_KEY_HANDLE release() noexcept { return handle_.release(); }
+    /// Closes the key now (CHM_KeyClose), reporting a failure; the object becomes empty.
+    void close() { handle_.close("CHM_KeyClose"); }
+
+    /// The modulus size (CHM_KeyGetBits).
+    std::uint32_t bits() const {
+        std::uint32_t bits = 0;
+        detail::check(CHM_KeyGetBits(handle(), &bits), "CHM_KeyGetBits");
+        return bits;
+    }
+    /// The key as SubjectPublicKeyInfo PEM, "BEGIN PUBLIC KEY" (CHM_PublicKeyToPem).
+    std::string to_pem() const {
+        const CHM_KEY_HANDLE key = handle();
+        return detail::read_text("CHM_PublicKeyToPem", [&](char *buf, std::size_t *len) {
+            return CHM_PublicKeyToPem(key, buf, len);
+        });
+    }
+    /// Verifies a signature over a token (CHM_VerifyToken); throws Error with
+    /// CHMR_SIGNATURE_INVALID or CHMR_SIGNATURE_LEN_RANGE when it does not verify.
+    void verify(const Token &token, const Bytes &signature) const {
+        detail::check(CHM_VerifyToken(handle(), token.data(), token.size(), signature.data(),
+                                      signature.size()),
+                      "CHM_VerifyToken");
+    }
+    /// As verify(), answering false for a signature that does not verify.
+    bool verifies(const Token &token, const Bytes &signature) const {
+        CHM_RV rv = CHM_VerifyToken(handle(), token.data(), token.size(), signature.data(),
+                                    signature.size());
+        if (rv == CHMR_SIGNATURE_INVALID || rv == CHMR_SIGNATURE_LEN_RANGE) {
+            return false;
+        }
+        detail::check(rv, "CHM_VerifyToken");
+        return true;
+    }
+
+  private:
+    detail::UniqueHandle<detail::KeyCloser> handle_;
+};
+
+/// An unencrypted RSA private key (PKCS#8 or PKCS#1 PEM, 2048, 3072 or 4096 bits).
+class PrivateKey {
+  public:
+    PrivateKey() noexcept = default;
+    explicit PrivateKey(CHM_KEY_HANDLE adopt) noexcept : handle_(adopt) {}
+
+    /// CHM_PrivateKeyLoad.
+    static PrivateKey load(const std::string &path) {
+        CHM_KEY_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(
+            CHM_PrivateKeyLoad(detail::c_string(path, "CHM_PrivateKeyLoad", "path"), &h),
+            "CHM_PrivateKeyLoad");
+        return PrivateKey(h);
+    }
+    /// CHM_PrivateKeyFromPem.
+    static PrivateKey from_pem(const std::string &pem) {
+        CHM_KEY_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_PrivateKeyFromPem(reinterpret_cast<const std::uint8_t *>(pem.data()),
+                                            pem.size(), &h),
+                      "CHM_PrivateKeyFromPem");
+        return PrivateKey(h);
+    }
+
+    CHM_KEY_HANDLE handle() const noexcept { return handle_.get(); }
+    explicit operator bool() const noexcept { return handle_.get() != CHM_INVALID_HANDLE; }
+    CHM_KEY_HANDLE release() noexcept { return handle_.release(); }
+    void close() { handle_.close("CHM_KeyClose"); }
+
+    /// CHM_KeyGetBits.
+    std::uint32_t bits() const {
+        std::uint32_t bits = 0;
+        detail::check(CHM_KeyGetBits(handle(), &bits), "CHM_KeyGetBits");
+        return bits;
+    }
+    /// The public half, as a new key (CHM_PublicKeyFromPrivate).
+    PublicKey public_key() const {
+        CHM_KEY_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_PublicKeyFromPrivate(handle(), &h), "CHM_PublicKeyFromPrivate");
+        return PublicKey(h);
+    }
+    /// The public half as SubjectPublicKeyInfo PEM (CHM_PublicKeyToPem).
+    std::string public_key_pem() const {
+        const CHM_KEY_HANDLE key = handle();
+        return detail::read_text("CHM_PublicKeyToPem", [&](char *buf, std::size_t *len) {
+            return CHM_PublicKeyToPem(key, buf, len);
+        });
+    }
+    /// Signs a token (CHM_SignToken); the signature is as long as the modulus.
+    Bytes sign(const Token &token) const {
+        const CHM_KEY_HANDLE key = handle();
+        return detail::read_bytes("CHM_SignToken", [&](std::uint8_t *buf, std::size_t *len) {
+            return CHM_SignToken(key, token.data(), token.size(), buf, len);
+        });
+    }
+
+  private:
+    detail::UniqueHandle<detail::KeyCloser> handle_;
+};
+
+/// Generates an RSA key pair and writes it as PEM files (CHM_GenerateKeyPair).
+inline void generate_key_pair(std::uint32_t bits, const std::string &private_path,
+                              const std::string &public_path) {
+    const char *fn = "CHM_GenerateKeyPair";
+    detail::check(CHM_GenerateKeyPair(bits, detail::c_string(private_path, fn, "private_path"),
+                                      detail::c_string(public_path, fn, "public_path")),
+                  fn);
+}
+
+/// A parsed token file: MFA, registration or quorum approval (SPEC section 2).
+class TokenFile {
+  public:
+    TokenFile() noexcept = default;
+    explicit TokenFile(CHM_TOKEN_FILE_HANDLE adopt) noexcept : handle_(adopt) {}
+
+    /// CHM_TokenFileLoad.
+    static TokenFile load(const std::string &path) {
+        CHM_TOKEN_FILE_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(
+            CHM_TokenFileLoad(detail::c_string(path, "CHM_TokenFileLoad", "path"), &h),
+            "CHM_TokenFileLoad");
+        return TokenFile(h);
+    }
+    /// CHM_TokenFileParse, from JSON text in memory.
+    static TokenFile parse(const std::string &json) {
+        CHM_TOKEN_FILE_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_TokenFileParse(reinterpret_cast<const std::uint8_t *>(json.data()),
+                                         json.size(), &h),
+                      "CHM_TokenFileParse");
+        return TokenFile(h);
+    }
+    /// CHM_TokenFileCreateMfa: one unsigned entry per token, in order.
+    static TokenFile create_mfa(const std::vector<Token> &tokens) {
+        Bytes flat;
+        flat.reserve(tokens.size() * CHM_TOKEN_LEN);
+        for (const Token &t : tokens) {
+            flat.insert(flat.end(), t.begin(), t.end());
+        }
+        CHM_TOKEN_FILE_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_TokenFileCreateMfa(flat.data(), tokens.size(), &h),
+                      "CHM_TokenFileCreateMfa");
+        return TokenFile(h);
+    }
+    /// CHM_TokenFileCreateRegistration (1 to 245 bytes of approval data).
+    static TokenFile create_registration(const Bytes &approval_data) {
+        CHM_TOKEN_FILE_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(
+            CHM_TokenFileCreateRegistration(approval_data.data(), approval_data.size(), &h),
+            "CHM_TokenFileCreateRegistration");
+        return TokenFile(h);
+    }
+    /// CHM_TokenFileCreateApproval.
+    static TokenFile create_approval(const Bytes &approval_data) {
+        CHM_TOKEN_FILE_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_TokenFileCreateApproval(approval_data.data(), approval_data.size(), &h),
+                      "CHM_TokenFileCreateApproval");
+        return TokenFile(h);
+    }
+
+    CHM_TOKEN_FILE_HANDLE handle() const noexcept { return handle_.get(); }
+    explicit operator bool() const noexcept { return handle_.get() != CHM_INVALID_HANDLE; }
+    CHM_TOKEN_FILE_HANDLE release() noexcept { return handle_.release(); }
+    /// Closes the file now (CHM_TokenFileClose); the object becomes empty.
+    void close() { handle_.close("CHM_TokenFileClose"); }
+
+    /// CHM_TokenFileGetKind.
+    TokenFileKind kind() const {
+        std::uint32_t kind = 0;
+        detail::check(CHM_TokenFileGetKind(handle(), &kind), "CHM_TokenFileGetKind");
+        return static_cast<TokenFileKind>(kind);
+    }
+    /// CHM_TokenFileGetEntryCount: tokens, or approvals of a quorum approval file.
+    std::size_t entry_count() const {
+        std::size_t count = 0;
+        detail::check(CHM_TokenFileGetEntryCount(handle(), &count), "CHM_TokenFileGetEntryCount");
+        return count;
+    }
+    /// CHM_TokenFileGetToken: the `unsigned` token of entry `index`.
+    Token token(std::size_t index) const {
+        Token t{};
+        detail::check(CHM_TokenFileGetToken(handle(), index, t.data()), "CHM_TokenFileGetToken");
+        return t;
+    }
+    /// CHM_TokenFileGetApprovalToken: what approvers of a quorum approval file sign.
+    Token approval_token() const {
+        Token t{};
+        detail::check(CHM_TokenFileGetApprovalToken(handle(), t.data()),
+                      "CHM_TokenFileGetApprovalToken");
+        return t;
+    }
+    /// CHM_TokenFileGetSignature: empty for an unsigned token.
+    Bytes signature(std::size_t index) const {
+        const CHM_TOKEN_FILE_HANDLE file = handle();
+        return detail::read_bytes("CHM_TokenFileGetSignature",
+                                  [&](std::uint8_t *buf, std::size_t *len) {
+                                      return CHM_TokenFileGetSignature(file, index, buf, len);
+                                  });
+    }
+    /// CHM_TokenFileGetApprovalData.
+    Bytes approval_data(std::size_t index = 0) const {
+        const CHM_TOKEN_FILE_HANDLE file = handle();
+        return detail::read_bytes("CHM_TokenFileGetApprovalData",
+                                  [&](std::uint8_t *buf, std::size_t *len) {
+                                      return CHM_TokenFileGetApprovalData(file, index, buf, len);
+                                  });
+    }
+    /// CHM_TokenFileGetApprover: the (lower-case) user name of approval `index`.
+    std::string approver(std::size_t index) const {
+        const CHM_TOKEN_FILE_HANDLE file = handle();
+        return detail::read_text("CHM_TokenFileGetApprover", [&](char *buf, std::size_t *len) {
+            return CHM_TokenFileGetApprover(file, index, buf, len);
+        });
+    }
+
+    /// CHM_TokenFileSign: signs every token of an MFA or registration file.
+    void sign(const PrivateKey &key) {
+        detail::check(CHM_TokenFileSign(handle(), key.handle(), nullptr), "CHM_TokenFileSign");
+    }
+    /// CHM_TokenFileSign: adds or replaces `approver`'s approval of a quorum approval file.
+    void sign(const PrivateKey &key, const std::string &approver) {
+        const char *fn = "CHM_TokenFileSign";
+        detail::check(
+            CHM_TokenFileSign(handle(), key.handle(), detail::c_string(approver, fn, "approver")),
+            fn);
+    }
+    /// CHM_TokenFileSetSignature.
+    void set_signature(std::size_t index, const Bytes &signature) {
+        detail::check(
+            CHM_TokenFileSetSignature(handle(), index, signature.data(), signature.size()),
+            "CHM_TokenFileSetSignature");
+    }
+    /// CHM_TokenFileAddApproval.
+    void add_approval(const std::string &approver, const Bytes &signature) {
+        const char *fn = "CHM_TokenFileAddApproval";
+        detail::check(CHM_TokenFileAddApproval(handle(), detail::c_string(approver, fn, "approver"),
+                                               signature.data(), signature.size()),
+                      fn);
+    }
+    /// CHM_TokenFileVerify: every token of an MFA or registration file; throws Error
+    /// naming the first entry that fails.
+    void verify(const PublicKey &key) const {
+        detail::check(CHM_TokenFileVerify(handle(), key.handle(), nullptr),
+                      "CHM_TokenFileVerify");
+    }
+    /// CHM_TokenFileVerify: `approver`'s approval of a quorum approval file.
+    void verify(const PublicKey &key, const std::string &approver) const {
+        const char *fn = "CHM_TokenFileVerify";
+        detail::check(CHM_TokenFileVerify(handle(), key.handle(),
+                                          detail::c_string(approver, fn, "approver")),
+                      fn);
+    }
+    /// CHM_TokenFileCheckEntry.
+    EntryStatus check_entry(const PublicKey &key, std::size_t index) const {
+        std::uint32_t status = 0;
+        detail::check(CHM_TokenFileCheckEntry(handle(), key.handle(), index, &status),
+                      "CHM_TokenFileCheckEntry");
+        return static_cast<EntryStatus>(status);
+    }
+    /// CHM_TokenFileWrite: atomically, mode 0600, never through a symbolic link.
+    void write(const std::string &path) const {
+        const char *fn = "CHM_TokenFileWrite";
+        detail::check(CHM_TokenFileWrite(handle(), detail::c_string(path, fn, "path")), fn);
+    }
+    /// CHM_TokenFileToJson.
+    std::string to_json() const {
+        const CHM_TOKEN_FILE_HANDLE file = handle();
+        return detail::read_text("CHM_TokenFileToJson", [&](char *buf, std::size_t *len) {
+            return CHM_TokenFileToJson(file, buf, len);
+        });
+    }
+
+  private:
+    detail::UniqueHandle<detail::TokenFileCloser> handle_;
+};
+
+/// CHM_SignTokenFile: reads the token file at `token_path`, signs it with the private key
+/// file at `key_path` (as `approver` for a quorum approval file) and writes it to
+/// `output_path`, or back in place. On failure nothing is written.
+inline void sign_token_file(const std::string &token_path, const std::string &key_path,
+                            const std::optional<std::string> &output_path = std::nullopt,
+                            const std::optional<std::string> &approver = std::nullopt) {
+    const char *fn = "CHM_SignTokenFile";
+    detail::check(CHM_SignTokenFile(detail::c_string(token_path, fn, "token_path"),
+                                    detail::c_string(key_path, fn, "key_path"),
+                                    detail::c_string_or_null(output_path, fn, "output_path"),
+                                    detail::c_string_or_null(approver, fn, "approver")),
+                  fn);
+}
+
+}  // namespace cloudhsm_mfa
+
+#endif  // CLOUDHSM_MFA_HPP
