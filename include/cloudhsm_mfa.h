@@ -692,7 +692,9 @@ CHM_RV CHM_VerifyToken(CHM_KEY_HANDLE key,
 
 /**
  * Opens a session with the cluster `cluster_id` (NULL: the only cluster of the
- * configuration) and connects to every HSM. The configuration is the path given to
+ * configuration) and connects to every HSM it can reach. HSMs that cannot be reached now
+ * are tried again at each operation, so the session opens even when none answers; its
+ * operations then answer `CHMR_HSM_UNREACHABLE`. The configuration is the path given to
  * `CHM_Initialize`, else `$CLOUDHSM_MFA_CONFIG`, else `/opt/cloudhsm/etc/cloudhsm-cli.cfg`.
  * With several clusters and NULL, answers `CHMR_CLUSTER_ID_REQUIRED`. Close it with
  * `CHM_CloseSession`.
