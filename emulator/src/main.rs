@@ -1,1 +1,241 @@
-fn main() {}
+//! `cloudhsm-emulator`: creates and serves a local HSM cluster.
+//!
+//! ```text
+//! cloudhsm-emulator init --dir DIR --nodes N [--admin-password PW] ...
+//! cloudhsm-emulator run --dir DIR [--node I]... [--delay-ms D] [--refuse-node I]...
+//! ```
+//! Progress goes to stderr as one JSON object per line; secrets never appear.
+
+#![forbid(unsafe_code)]
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use cloudhsm_mfa::proto::Secret;
+use cloudhsm_mfa_emulator::init::DEFAULT_CLUSTER_ID;
+use cloudhsm_mfa_emulator::{
+    init_cluster, EmbeddedCluster, Error, InitOptions, NodeSettings, ServerOptions,
+};
+use serde_json::json;
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Parser)]
+#[command(
+    name = "cloudhsm-emulator",
+    version,
+    about = "A local HSM cluster for libcloudhsm_mfa: users, MFA and quorum over TLS 1.3"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a cluster directory: CA, node certificates, node state, client configuration.
+    Init(InitArgs),
+    /// Serve the nodes of a cluster directory until SIGINT or SIGTERM.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// The cluster directory (created if missing; must not hold a cluster yet).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// The address the nodes listen on, written into their certificates.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Node i listens on BASE_PORT + i; without it, free ports are chosen.
+    #[arg(long)]
+    base_port: Option<u16>,
+    /// Start activated, with this password for `admin` (7 to 32 characters). It shows in
+    /// the process list: for test clusters.
+    #[arg(long)]
+    admin_password: Option<String>,
+    /// The cluster id in the client configuration.
+    #[arg(long, default_value = DEFAULT_CLUSTER_ID)]
+    cluster_id: String,
+    /// Argon2id memory cost in KiB.
+    #[arg(long)]
+    argon2_memory_kib: Option<u32>,
+    /// Argon2id passes.
+    #[arg(long)]
+    argon2_iterations: Option<u32>,
+    /// Argon2id lanes.
+    #[arg(long)]
+    argon2_lanes: Option<u32>,
+    /// Challenge lifetime in seconds.
+    #[arg(long)]
+    challenge_ttl_secs: Option<u64>,
+    /// Failed logins after which a user is locked.
+    #[arg(long)]
+    lockout_threshold: Option<u32>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The cluster directory made by `init`.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Serve only these nodes (0-based; repeatable). Default: every node.
+    #[arg(long = "node")]
+    nodes: Vec<usize>,
+    /// Wait this long before every reply.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Do not listen for this node (repeatable): clients get "connection refused".
+    #[arg(long = "refuse-node")]
+    refuse: Vec<usize>,
+    /// Accept and at once close every connection to this node (repeatable).
+    #[arg(long = "close-node")]
+    close: Vec<usize>,
+    /// Seconds a client has to finish the TLS handshake.
+    #[arg(long, default_value_t = 10)]
+    handshake_timeout_secs: u64,
+    /// Seconds a client has to send its first request.
+    #[arg(long, default_value_t = 10)]
+    first_message_timeout_secs: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(args) => init(args),
+        Command::Run(args) => run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", json!({"event": "error", "message": e.to_string()}));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init(args: InitArgs) -> Result<(), Error> {
+    let defaults = NodeSettings::default();
+    let settings = NodeSettings {
+        argon2_memory_kib: args.argon2_memory_kib.unwrap_or(defaults.argon2_memory_kib),
+        argon2_iterations: args.argon2_iterations.unwrap_or(defaults.argon2_iterations),
+        argon2_lanes: args.argon2_lanes.unwrap_or(defaults.argon2_lanes),
+        challenge_ttl: args
+            .challenge_ttl_secs
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.challenge_ttl),
+        lockout_threshold: args.lockout_threshold.unwrap_or(defaults.lockout_threshold),
+    };
+    let options = InitOptions {
+        nodes: args.nodes,
+        host: args.host,
+        base_port: args.base_port,
+        admin_password: args.admin_password.map(Secret::new),
+        cluster_id: args.cluster_id,
+        settings,
+    };
+    let manifest = init_cluster(&args.dir, &options)?;
+    let layout =
+        cloudhsm_mfa_emulator::ClusterDir::new(args.dir.canonicalize().map_err(|e| Error::Io {
+            context: format!("cannot resolve {}", args.dir.display()),
+            source: e,
+        })?);
+    let nodes: Vec<_> = manifest
+        .nodes
+        .iter()
+        .map(|n| json!({"hsm_id": n.hsm_id, "address": n.addr().to_string()}))
+        .collect();
+    eprintln!(
+        "{}",
+        json!({
+            "event": "initialized",
+            "dir": layout.root(),
+            "config": layout.client_config(),
+            "ca": layout.ca_cert(),
+            "activated": options.admin_password.is_some(),
+            "nodes": nodes,
+        })
+    );
+    Ok(())
+}
+
+fn run(args: RunArgs) -> Result<(), Error> {
+    let options = ServerOptions {
+        handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
+        first_message_timeout: Duration::from_secs(args.first_message_timeout_secs),
+    };
+    // Signals are caught from here on, so a signal after "ready" always stops cleanly.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            context: "cannot start the signal runtime".into(),
+            source: e,
+        })?;
+    let (mut sigint, mut sigterm) = {
+        let _guard = runtime.enter();
+        let catch = |kind| {
+            signal(kind).map_err(|e| Error::Io {
+                context: "cannot catch signals".into(),
+                source: e,
+            })
+        };
+        (
+            catch(SignalKind::interrupt())?,
+            catch(SignalKind::terminate())?,
+        )
+    };
+
+    let cluster = EmbeddedCluster::open(&args.dir, options)?;
+    let mut wanted: Vec<usize> = if args.nodes.is_empty() {
+        (0..cluster.node_count()).collect()
+    } else {
+        args.nodes.clone()
+    };
+    wanted.sort_unstable();
+    wanted.dedup();
+    for &i in wanted.iter().chain(&args.refuse).chain(&args.close) {
+        cluster.addr(i)?;
+    }
+    let mut serving = Vec::new();
+    for &i in &wanted {
+        if args.refuse.contains(&i) {
+            continue;
+        }
+        cluster.set_delay(i, Duration::from_millis(args.delay_ms))?;
+        cluster.set_close_at_once(i, args.close.contains(&i))?;
+        cluster.start_node(i)?;
+        serving.push(json!({
+            "index": i,
+            "hsm_id": cluster.hsm_id(i)?,
+            "address": cluster.addr(i)?.to_string(),
+        }));
+    }
+    eprintln!(
+        "{}",
+        json!({
+            "event": "ready",
+            "dir": cluster.dir(),
+            "config": cluster.config_path(),
+            "nodes": serving,
+            "refused": wanted.iter().filter(|i| args.refuse.contains(i)).collect::<Vec<_>>(),
+            "pid": std::process::id(),
+        })
+    );
+
+    let which = runtime.block_on(async {
+        tokio::select! {
+            _ = sigint.recv() => "SIGINT",
+            _ = sigterm.recv() => "SIGTERM",
+        }
+    });
+    eprintln!("{}", json!({"event": "stopping", "signal": which}));
+    cluster.shutdown()?;
+    eprintln!("{}", json!({"event": "stopped"}));
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! Challenges: 32 random bytes a node issues for one user, one purpose and one connection.
+//! Each is answered once, before it expires.
+
+use std::time::Instant;
+
+use base64::Engine as _;
+use cloudhsm_mfa::crypto::{Token, TOKEN_LEN};
+use cloudhsm_mfa::proto::{ErrorCode, Reply, Role};
+
+use super::{refuse, ConnId, Node, Refusal, Step};
+
+/// What a challenge may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    Login,
+    MfaRegistration,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Login => "login",
+            Purpose::MfaRegistration => "mfa-registration",
+        }
+    }
+}
+
+/// An open challenge of one connection.
+#[derive(Debug, Clone)]
+pub(super) struct Challenge {
+    pub token: Token,
+    pub purpose: Purpose,
+    /// The user it was issued for (who logs in, or whose MFA key changes).
+    pub username: String,
+    pub role: Role,
+    pub expires: Instant,
+}
+
+impl Node {
+    /// Issues a challenge on `conn` for `username`, replacing any open challenge of the
+    /// same purpose on that connection.
+    pub(super) fn issue_challenge(
+        &mut self,
+        conn: ConnId,
+        purpose: Purpose,
+        username: &str,
+        role: Role,
+        now: Instant,
+    ) -> Step {
+        let token = cloudhsm_mfa::crypto::random_token()
+            .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
+        let ttl = self.settings.challenge_ttl;
+        let c = self.conn_mut(conn)?;
+        c.challenges.retain(|ch| ch.purpose != purpose);
+        c.challenges.push(Challenge {
+            token,
+            purpose,
+            username: username.to_string(),
+            role,
+            expires: now + ttl,
+        });
+        Ok(Reply::Challenge {
+            token: base64::engine::general_purpose::STANDARD.encode(token),
+            expires_in_secs: ttl.as_secs(),
+        })
+    }
+
+    /// Finds and consumes the challenge `token_b64` of `conn` for `purpose` (and, when
+    /// given, for user `username`). A challenge found is gone afterwards, whatever the
+    /// caller does next; an expired one is refused.
+    pub(super) fn take_challenge(
+        &mut self,
+        conn: ConnId,
+        token_b64: &str,
+        purpose: Purpose,
+        username: Option<&str>,
+        now: Instant,
+    ) -> Result<Challenge, Refusal> {
+        let unknown = || {
+            let whom = username
+                .map(|u| format!(" of user {u}"))
+                .unwrap_or_default();
+            refuse(
+                ErrorCode::ChallengeUnknown,
+                format!(
+                    "token was not issued to this connection for {}{whom}, or was already used",
+                    purpose.as_str()
+                ),
+            )
+        };
+        let token: Token = base64::engine::general_purpose::STANDARD
+            .decode(token_b64.trim())
+            .ok()
+            .and_then(|b| <[u8; TOKEN_LEN]>::try_from(b.as_slice()).ok())
+            .ok_or_else(unknown)?;
+        let c = self.conn_mut(conn)?;
+        let pos = c
+            .challenges
+            .iter()
+            .position(|ch| {
+                aws_lc_rs::constant_time::verify_slices_are_equal(&ch.token, &token).is_ok()
+                    && ch.purpose == purpose
+                    && username.is_none_or(|u| ch.username == u)
+            })
+            .ok_or_else(unknown)?;
+        let ch = c.challenges.swap_remove(pos);
+        if now >= ch.expires {
+            return Err(refuse(
+                ErrorCode::ChallengeExpired,
+                format!(
+                    "the {} token expired after {} seconds; run the command again for a new token",
+                    purpose.as_str(),
+                    self.settings.challenge_ttl.as_secs()
+                ),
+            ));
+        }
+        Ok(ch)
+    }
+
+    /// Drops every open challenge issued for `username`, on every connection.
+    pub(super) fn drop_challenges_of(&mut self, username: &str) {
+        for c in self.conns.values_mut() {
+            c.challenges.retain(|ch| ch.username != username);
+        }
+    }
+}

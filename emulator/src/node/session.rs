@@ -1,0 +1,246 @@
+//! The session operations: hello, login (with and without MFA), logout, cluster activation.
+
+use std::time::Instant;
+
+use cloudhsm_mfa::crypto::{PublicKey, Token};
+use cloudhsm_mfa::proto::{ErrorCode, Reply, Role, Secret, PROTOCOL_VERSION};
+
+use super::challenge::Purpose;
+use super::{
+    check_password, decode_base64, normalize, password, refuse, ConnId, Login, Node, Refusal, Step,
+};
+
+/// The one answer to a wrong user name, role or password, so that a caller cannot tell
+/// which of the three was wrong.
+const BAD_CREDENTIALS: &str = "invalid user name, role or password";
+
+impl Node {
+    pub(super) fn hello(&mut self, conn: ConnId, protocol: u32) -> Step {
+        if protocol != PROTOCOL_VERSION {
+            return Err(refuse(
+                ErrorCode::ProtocolVersion,
+                format!(
+                    "the client speaks protocol version {protocol}; this HSM speaks version \
+                     {PROTOCOL_VERSION}"
+                ),
+            ));
+        }
+        self.conn_mut(conn)?.greeted = true;
+        Ok(Reply::Hello {
+            protocol: PROTOCOL_VERSION,
+            hsm_id: self.hsm_id.clone(),
+        })
+    }
+
+    pub(super) fn login(
+        &mut self,
+        conn: ConnId,
+        username: &str,
+        role: Role,
+        password: &Secret,
+        now: Instant,
+    ) -> Step {
+        if let Some(l) = &self.conn(conn)?.login {
+            return Err(refuse(
+                ErrorCode::AlreadyLoggedIn,
+                format!(
+                    "this connection is already logged in as {} ({}); log out first",
+                    l.username, l.role
+                ),
+            ));
+        }
+        if !self.state.activated {
+            return Err(refuse(
+                ErrorCode::ClusterState,
+                "cluster is not activated: run cluster activate",
+            ));
+        }
+        let name = normalize(username)?;
+        let verified = match self.state.users.get(&name) {
+            Some(user) if user.role == role => {
+                if user.locked {
+                    return Err(self.locked_refusal(&name));
+                }
+                user.password_hash
+                    .as_deref()
+                    .is_some_and(|h| password::verify(password.expose(), h))
+            }
+            _ => {
+                self.decoy_verify(password.expose());
+                false
+            }
+        };
+        if !verified {
+            self.record_failed_login(&name);
+            return Err(refuse(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
+        }
+        let has_mfa = self
+            .state
+            .users
+            .get(&name)
+            .is_some_and(|u| u.mfa_public_key.is_some());
+        if has_mfa {
+            return self.issue_challenge(conn, Purpose::Login, &name, role, now);
+        }
+        self.finish_login(conn, name, role)
+    }
+
+    pub(super) fn login_mfa(
+        &mut self,
+        conn: ConnId,
+        token: &str,
+        signature: &str,
+        now: Instant,
+    ) -> Step {
+        if self.conn(conn)?.login.is_some() {
+            return Err(refuse(
+                ErrorCode::AlreadyLoggedIn,
+                "this connection is already logged in; log out first",
+            ));
+        }
+        let signature = decode_base64("signature", signature)?;
+        let ch = self.take_challenge(conn, token, Purpose::Login, None, now)?;
+        let Some(user) = self.state.users.get(&ch.username) else {
+            return Err(refuse(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
+        };
+        if user.role != ch.role {
+            return Err(refuse(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
+        }
+        if user.locked {
+            return Err(self.locked_refusal(&ch.username));
+        }
+        let Some(pem) = user.mfa_public_key.as_deref() else {
+            return Err(refuse(
+                ErrorCode::MfaNotRegistered,
+                format!(
+                    "MFA is not registered for user {}: log in with the password alone",
+                    ch.username
+                ),
+            ));
+        };
+        let key = PublicKey::from_pem(pem.as_bytes()).map_err(|e| {
+            refuse(
+                ErrorCode::Internal,
+                format!(
+                    "the stored MFA key of user {} is unusable: {e}",
+                    ch.username
+                ),
+            )
+        })?;
+        if !signature_verifies(&key, &ch.token, &signature) {
+            let (count, locked) = self.record_failed_login(&ch.username);
+            let threshold = self.settings.lockout_threshold;
+            let lock_note = if locked {
+                "; the user is now locked until an admin sets a new password"
+            } else {
+                ""
+            };
+            return Err(refuse(
+                ErrorCode::SignatureInvalid,
+                format!(
+                    "the signature does not verify with the MFA key registered for user {} \
+                     (failed login {count} of {threshold}){lock_note}",
+                    ch.username
+                ),
+            ));
+        }
+        self.finish_login(conn, ch.username, ch.role)
+    }
+
+    pub(super) fn logout(&mut self, conn: ConnId) -> Step {
+        self.require_login(conn)?;
+        let c = self.conn_mut(conn)?;
+        c.login = None;
+        c.challenges.clear();
+        Ok(Reply::Done)
+    }
+
+    pub(super) fn activate(&mut self, password: &Secret) -> Step {
+        if self.state.activated {
+            return Err(refuse(
+                ErrorCode::ClusterState,
+                "the cluster is already activated",
+            ));
+        }
+        check_password(password.expose())?;
+        let Some(name) = self
+            .state
+            .users
+            .iter()
+            .find(|(_, u)| u.role == Role::UnactivatedAdmin)
+            .map(|(n, _)| n.clone())
+        else {
+            return Err(refuse(
+                ErrorCode::ClusterState,
+                "the HSM has no unactivated-admin user to activate",
+            ));
+        };
+        let hash = self.hash_password(password.expose())?;
+        if let Some(user) = self.state.users.get_mut(&name) {
+            user.role = Role::Admin;
+            user.set_password_hash(hash);
+        }
+        self.state.activated = true;
+        self.mark_changed();
+        Ok(Reply::Done)
+    }
+
+    /// Logs `conn` in as `username` and restarts the user's failure count.
+    fn finish_login(&mut self, conn: ConnId, username: String, role: Role) -> Step {
+        if let Some(user) = self.state.users.get_mut(&username) {
+            if user.failed_logins != 0 {
+                user.failed_logins = 0;
+                self.changed = true;
+            }
+        }
+        let c = self.conn_mut(conn)?;
+        c.login = Some(Login {
+            username: username.clone(),
+            role,
+        });
+        c.challenges.retain(|ch| ch.purpose != Purpose::Login);
+        Ok(Reply::LoggedIn { username, role })
+    }
+
+    /// Counts a failed login of `username` (if it exists) and locks it at the threshold.
+    /// Returns the count and whether the user is locked.
+    fn record_failed_login(&mut self, username: &str) -> (u32, bool) {
+        let threshold = self.settings.lockout_threshold;
+        let Some(user) = self.state.users.get_mut(username) else {
+            return (0, false);
+        };
+        user.failed_logins = user.failed_logins.saturating_add(1);
+        if user.failed_logins >= threshold {
+            user.locked = true;
+        }
+        let result = (user.failed_logins, user.locked);
+        self.mark_changed();
+        result
+    }
+
+    fn locked_refusal(&self, username: &str) -> Refusal {
+        refuse(
+            ErrorCode::UserLocked,
+            format!(
+                "user {username} is locked after {} failed logins; an admin must set a new \
+                 password to unlock it",
+                self.settings.lockout_threshold
+            ),
+        )
+    }
+
+    /// Spends the time of a password check when there is no user to check against.
+    fn decoy_verify(&mut self, password: &str) {
+        if self.decoy_hash.is_none() {
+            self.decoy_hash = password::hash("decoy-password", &self.settings).ok();
+        }
+        if let Some(h) = &self.decoy_hash {
+            let _ = password::verify(password, h);
+        }
+    }
+}
+
+/// Checks a token signature, a signature of the wrong length counting as invalid.
+pub(super) fn signature_verifies(key: &PublicKey, token: &Token, signature: &[u8]) -> bool {
+    signature.len() == key.signature_len() && key.verify_token(token, signature)
+}

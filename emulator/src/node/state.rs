@@ -1,0 +1,225 @@
+//! The persistent part of a node: its users and whether the cluster is activated.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use cloudhsm_mfa::proto::{Role, Secret, UserInfo};
+use serde::{Deserialize, Serialize};
+
+use super::{password, NodeSettings};
+
+/// The most users one node holds.
+pub const MAX_USERS: usize = 1024;
+/// The version of the state file's layout.
+pub const STATE_FORMAT: u32 = 1;
+/// The name of the first admin of a new cluster.
+pub const FIRST_ADMIN: &str = "admin";
+
+/// What a node keeps across restarts. Logins and challenges are not part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeState {
+    /// [`STATE_FORMAT`].
+    pub format: u32,
+    /// Whether `activate_cluster` has run.
+    pub activated: bool,
+    /// The users, by lower-case name.
+    pub users: BTreeMap<String, UserRecord>,
+}
+
+/// One user as stored.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRecord {
+    pub role: Role,
+    /// Argon2id PHC string; `None` for the unactivated admin, who has no password yet.
+    pub password_hash: Option<String>,
+    /// Consecutive failed logins.
+    pub failed_logins: u32,
+    pub locked: bool,
+    /// The MFA public key, SubjectPublicKeyInfo PEM.
+    pub mfa_public_key: Option<String>,
+    /// The quorum public key, SubjectPublicKeyInfo PEM.
+    pub quorum_public_key: Option<String>,
+}
+
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("role", &self.role)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<hidden>"),
+            )
+            .field("failed_logins", &self.failed_logins)
+            .field("locked", &self.locked)
+            .field("mfa", &self.mfa_public_key.is_some())
+            .field("quorum", &self.quorum_public_key.is_some())
+            .finish()
+    }
+}
+
+impl UserRecord {
+    pub(crate) fn new(role: Role, password_hash: Option<String>) -> Self {
+        UserRecord {
+            role,
+            password_hash,
+            failed_logins: 0,
+            locked: false,
+            mfa_public_key: None,
+            quorum_public_key: None,
+        }
+    }
+
+    /// Sets a new password hash: the failure count restarts and the user is unlocked.
+    pub(crate) fn set_password_hash(&mut self, hash: String) {
+        self.password_hash = Some(hash);
+        self.failed_logins = 0;
+        self.locked = false;
+    }
+
+    pub(crate) fn info(&self, username: &str) -> UserInfo {
+        UserInfo {
+            username: username.to_string(),
+            role: self.role,
+            locked: self.locked,
+            mfa: self.mfa_public_key.is_some(),
+            quorum: self.quorum_public_key.is_some(),
+        }
+    }
+}
+
+impl NodeState {
+    /// A node of a new cluster: one user `admin` with role `unactivated-admin` and no
+    /// password until `activate_cluster`.
+    pub fn unactivated() -> Self {
+        let mut users = BTreeMap::new();
+        users.insert(
+            FIRST_ADMIN.to_string(),
+            UserRecord::new(Role::UnactivatedAdmin, None),
+        );
+        NodeState {
+            format: STATE_FORMAT,
+            activated: false,
+            users,
+        }
+    }
+
+    /// A node of an activated cluster whose `admin` has `password`.
+    pub fn activated(password: &Secret, settings: &NodeSettings) -> Result<Self, String> {
+        password::check_rule(password.expose())?;
+        let hash = password::hash(password.expose(), settings)?;
+        let mut users = BTreeMap::new();
+        users.insert(
+            FIRST_ADMIN.to_string(),
+            UserRecord::new(Role::Admin, Some(hash)),
+        );
+        Ok(NodeState {
+            format: STATE_FORMAT,
+            activated: true,
+            users,
+        })
+    }
+
+    /// Checks what serde cannot: the format, the names, the number of users and the keys.
+    pub fn check(&self) -> Result<(), String> {
+        if self.format != STATE_FORMAT {
+            return Err(format!(
+                "state format {} is not the supported format {STATE_FORMAT}",
+                self.format
+            ));
+        }
+        if self.users.len() > MAX_USERS {
+            return Err(format!(
+                "{} users, more than the limit of {MAX_USERS}",
+                self.users.len()
+            ));
+        }
+        for (name, user) in &self.users {
+            match cloudhsm_mfa::username::normalize(name) {
+                Ok(n) if &n == name => {}
+                Ok(_) => return Err(format!("user name {name:?} is not in lower case")),
+                Err(e) => return Err(format!("user {name:?}: {e}")),
+            }
+            if user.role == Role::UnactivatedAdmin && self.activated {
+                return Err(format!(
+                    "user {name} is an unactivated-admin in an activated cluster"
+                ));
+            }
+            if user.password_hash.is_none() && user.role != Role::UnactivatedAdmin {
+                return Err(format!("user {name} has no password hash"));
+            }
+            for (what, pem) in [
+                ("MFA", &user.mfa_public_key),
+                ("quorum", &user.quorum_public_key),
+            ] {
+                if let Some(pem) = pem {
+                    cloudhsm_mfa::crypto::PublicKey::from_pem(pem.as_bytes())
+                        .map_err(|e| format!("user {name}: {what} key: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every user, sorted by name.
+    pub fn user_infos(&self) -> Vec<UserInfo> {
+        self.users.iter().map(|(n, u)| u.info(n)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_node_has_one_unactivated_admin_without_password() {
+        let s = NodeState::unactivated();
+        assert!(!s.activated);
+        assert_eq!(s.users.len(), 1);
+        let admin = &s.users[FIRST_ADMIN];
+        assert_eq!(admin.role, Role::UnactivatedAdmin);
+        assert!(admin.password_hash.is_none());
+        assert!(s.check().is_ok());
+    }
+
+    #[test]
+    fn an_activated_node_checks_the_admin_password_rule() {
+        let settings = NodeSettings::low_cost();
+        let s = NodeState::activated(&Secret::new("password1"), &settings).unwrap();
+        assert!(s.activated);
+        let admin = &s.users[FIRST_ADMIN];
+        assert_eq!(admin.role, Role::Admin);
+        assert!(password::verify(
+            "password1",
+            admin.password_hash.as_deref().unwrap()
+        ));
+        assert!(NodeState::activated(&Secret::new("short"), &settings)
+            .unwrap_err()
+            .contains("7 to 32"));
+    }
+
+    #[test]
+    fn check_refuses_states_that_serde_accepts() {
+        let mut upper = NodeState::unactivated();
+        let admin = upper.users.remove(FIRST_ADMIN).unwrap();
+        upper.users.insert("Admin".into(), admin);
+        assert!(upper.check().unwrap_err().contains("lower case"));
+
+        let mut bad_key = NodeState::unactivated();
+        bad_key.users.get_mut(FIRST_ADMIN).unwrap().mfa_public_key = Some("junk".into());
+        assert!(bad_key.check().unwrap_err().contains("MFA key"));
+
+        let mut wrong_format = NodeState::unactivated();
+        wrong_format.format = 99;
+        assert!(wrong_format.check().unwrap_err().contains("format"));
+    }
+
+    #[test]
+    fn debug_output_hides_the_password_hash() {
+        let settings = NodeSettings::low_cost();
+        let s = NodeState::activated(&Secret::new("password1"), &settings).unwrap();
+        let hash = s.users[FIRST_ADMIN].password_hash.clone().unwrap();
+        assert!(!format!("{s:?}").contains(&hash));
+    }
+}

@@ -1,0 +1,404 @@
+//! The node on its own: every rule of SPEC §4–§6, driven through `Node::handle` with a
+//! clock the tests move by hand.
+
+mod login;
+mod mfa;
+mod users;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use cloudhsm_mfa::crypto::PrivateKey;
+use cloudhsm_mfa::proto::{ErrorCode, Op, Reply, Role, Secret, PROTOCOL_VERSION};
+
+use super::{ConnId, Node, NodeSettings, NodeState};
+
+pub const ADMIN_PW: &str = "admin-pw-1";
+pub const TTL: Duration = Duration::from_secs(60);
+
+pub fn settings() -> NodeSettings {
+    NodeSettings {
+        challenge_ttl: TTL,
+        ..NodeSettings::low_cost()
+    }
+}
+
+/// A node of an activated cluster, with `admin` / [`ADMIN_PW`], and the test's clock.
+pub struct Fixture {
+    pub node: Node,
+    pub now: Instant,
+}
+
+impl Fixture {
+    pub fn activated() -> Self {
+        let state = NodeState::activated(&Secret::new(ADMIN_PW), &settings()).unwrap();
+        Fixture {
+            node: Node::new("hsm-7", settings(), state),
+            now: Instant::now(),
+        }
+    }
+
+    pub fn unactivated() -> Self {
+        Fixture {
+            node: Node::new("hsm-7", settings(), NodeState::unactivated()),
+            now: Instant::now(),
+        }
+    }
+
+    pub fn run(&mut self, conn: ConnId, op: Op) -> (Reply, bool) {
+        let out = self.node.handle(conn, op, self.now);
+        (out.reply, out.changed)
+    }
+
+    /// Runs `op` and expects it to succeed.
+    pub fn ok(&mut self, conn: ConnId, op: Op) -> Reply {
+        let name = op.name();
+        let (reply, _) = self.run(conn, op);
+        assert!(
+            !matches!(reply, Reply::Error { .. }),
+            "{name} failed: {reply:?}"
+        );
+        reply
+    }
+
+    /// Runs `op`, expects a refusal with `code` that changed nothing, and returns the message.
+    pub fn refused(&mut self, conn: ConnId, op: Op, code: ErrorCode) -> String {
+        let before = self.node.state().clone();
+        let (reply, changed) = self.run(conn, op);
+        match reply {
+            Reply::Error { code: c, message } => {
+                assert_eq!(c, code, "{message}");
+                assert!(!changed, "a refusal must not ask for a save: {message}");
+                assert_eq!(self.node.state(), &before, "a refusal changed the state");
+                message
+            }
+            other => panic!("expected {code:?}, got {other:?}"),
+        }
+    }
+
+    /// Runs `op` and expects an error with `code`, whatever it changed.
+    pub fn error(&mut self, conn: ConnId, op: Op, code: ErrorCode) -> (String, bool) {
+        match self.run(conn, op) {
+            (Reply::Error { code: c, message }, changed) => {
+                assert_eq!(c, code, "{message}");
+                (message, changed)
+            }
+            (other, _) => panic!("expected {code:?}, got {other:?}"),
+        }
+    }
+
+    /// A connection that has said hello.
+    pub fn greeted(&mut self) -> ConnId {
+        let c = self.node.connect();
+        self.ok(
+            c,
+            Op::Hello {
+                protocol: PROTOCOL_VERSION,
+            },
+        );
+        c
+    }
+
+    /// A connection logged in as `username` (a user without MFA).
+    pub fn logged_in(&mut self, username: &str, role: Role, password: &str) -> ConnId {
+        let c = self.greeted();
+        let reply = self.ok(c, login(username, role, password));
+        assert!(matches!(reply, Reply::LoggedIn { .. }), "{reply:?}");
+        c
+    }
+
+    pub fn admin(&mut self) -> ConnId {
+        self.logged_in("admin", Role::Admin, ADMIN_PW)
+    }
+
+    pub fn create(&mut self, admin: ConnId, username: &str, role: Role, password: &str) {
+        self.ok(admin, create(username, role, password));
+    }
+
+    pub fn user(&self, name: &str) -> &super::UserRecord {
+        &self.node.state().users[name]
+    }
+
+    /// Registers `key` as the MFA key of `username` through `conn`.
+    pub fn register_mfa(
+        &mut self,
+        conn: ConnId,
+        username: &str,
+        role: Role,
+        key: &PrivateKey,
+        password: &str,
+        change_quorum: bool,
+    ) {
+        let token = challenge(self.ok(conn, mfa_begin(username, role)));
+        let signature = sign(key, &token);
+        let (reply, changed) = self.run(
+            conn,
+            mfa_finish(
+                username,
+                role,
+                &token,
+                &signature,
+                &pem(key),
+                password,
+                change_quorum,
+            ),
+        );
+        assert_eq!(reply, Reply::Done);
+        assert!(changed);
+    }
+}
+
+/// Two RSA-2048 keys, made once.
+pub fn keys() -> &'static [PrivateKey; 2] {
+    static KEYS: OnceLock<[PrivateKey; 2]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        [
+            PrivateKey::generate(2048).unwrap(),
+            PrivateKey::generate(2048).unwrap(),
+        ]
+    })
+}
+
+pub fn pem(key: &PrivateKey) -> String {
+    key.public_key().unwrap().to_pem().unwrap()
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Signs a base64 token as the client would.
+pub fn sign(key: &PrivateKey, token_b64: &str) -> String {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token_b64)
+        .unwrap();
+    b64(&key.sign_token(&bytes.try_into().unwrap()).unwrap())
+}
+
+/// The token of a `Challenge` reply.
+pub fn challenge(reply: Reply) -> String {
+    match reply {
+        Reply::Challenge {
+            token,
+            expires_in_secs,
+        } => {
+            assert_eq!(expires_in_secs, TTL.as_secs());
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&token)
+                .unwrap();
+            assert_eq!(bytes.len(), 32);
+            token
+        }
+        other => panic!("expected a challenge, got {other:?}"),
+    }
+}
+
+pub fn login(username: &str, role: Role, password: &str) -> Op {
+    Op::Login {
+        username: username.into(),
+        role,
+        password: Secret::new(password),
+    }
+}
+
+pub fn login_mfa(token: &str, signature: &str) -> Op {
+    Op::LoginMfa {
+        token: token.into(),
+        signature: signature.into(),
+    }
+}
+
+pub fn create(username: &str, role: Role, password: &str) -> Op {
+    Op::CreateUser {
+        username: username.into(),
+        role,
+        password: Secret::new(password),
+    }
+}
+
+pub fn change_password(username: &str, role: Role, password: &str) -> Op {
+    Op::ChangePassword {
+        username: username.into(),
+        role,
+        password: Secret::new(password),
+    }
+}
+
+pub fn mfa_begin(username: &str, role: Role) -> Op {
+    Op::ChangeMfaBegin {
+        username: username.into(),
+        role,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn mfa_finish(
+    username: &str,
+    role: Role,
+    token: &str,
+    signature: &str,
+    public_key_pem: &str,
+    password: &str,
+    change_quorum: bool,
+) -> Op {
+    Op::ChangeMfaFinish {
+        username: username.into(),
+        role,
+        token: token.into(),
+        signature: signature.into(),
+        public_key_pem: public_key_pem.into(),
+        password: Secret::new(password),
+        change_quorum,
+    }
+}
+
+pub fn deregister(username: &str, role: Role, password: &str) -> Op {
+    Op::DeregisterMfa {
+        username: username.into(),
+        role,
+        password: Secret::new(password),
+        change_quorum: true,
+    }
+}
+
+#[test]
+fn requests_before_hello_answer_protocol_version() {
+    let mut f = Fixture::activated();
+    let c = f.node.connect();
+    for op in [
+        Op::ListUsers,
+        login("admin", Role::Admin, ADMIN_PW),
+        Op::Logout,
+    ] {
+        let msg = f.refused(c, op, ErrorCode::ProtocolVersion);
+        assert!(
+            msg.contains("hello") && msg.contains(&PROTOCOL_VERSION.to_string()),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn hello_with_another_version_states_both_versions_and_greets_nothing() {
+    let mut f = Fixture::activated();
+    let c = f.node.connect();
+    let msg = f.refused(c, Op::Hello { protocol: 99 }, ErrorCode::ProtocolVersion);
+    assert!(
+        msg.contains("99") && msg.contains(&format!("version {PROTOCOL_VERSION}")),
+        "{msg}"
+    );
+    f.refused(c, Op::ListUsers, ErrorCode::ProtocolVersion);
+}
+
+#[test]
+fn hello_reports_the_node_id_and_may_be_repeated() {
+    let mut f = Fixture::activated();
+    let c = f.node.connect();
+    for _ in 0..2 {
+        assert_eq!(
+            f.ok(
+                c,
+                Op::Hello {
+                    protocol: PROTOCOL_VERSION
+                }
+            ),
+            Reply::Hello {
+                protocol: PROTOCOL_VERSION,
+                hsm_id: "hsm-7".into()
+            }
+        );
+    }
+    assert!(matches!(f.ok(c, Op::ListUsers), Reply::Users { .. }));
+}
+
+#[test]
+fn an_unknown_connection_is_an_internal_error() {
+    let mut f = Fixture::activated();
+    let c = f.greeted();
+    f.node.disconnect(c);
+    f.refused(c, Op::ListUsers, ErrorCode::Internal);
+}
+
+#[test]
+fn login_before_activation_says_to_activate_the_cluster() {
+    let mut f = Fixture::unactivated();
+    let c = f.greeted();
+    let msg = f.refused(
+        c,
+        login("admin", Role::UnactivatedAdmin, "whatever1"),
+        ErrorCode::ClusterState,
+    );
+    assert_eq!(msg, "cluster is not activated: run cluster activate");
+}
+
+#[test]
+fn activation_turns_the_unactivated_admin_into_an_admin_with_that_password() {
+    let mut f = Fixture::unactivated();
+    let c = f.greeted();
+    let (reply, changed) = f.run(
+        c,
+        Op::ActivateCluster {
+            password: Secret::new("new-admin-pw"),
+        },
+    );
+    assert_eq!(reply, Reply::Done);
+    assert!(changed);
+    assert!(f.node.state().activated);
+    assert_eq!(f.user("admin").role, Role::Admin);
+    f.logged_in("admin", Role::Admin, "new-admin-pw");
+    let msg = f.refused(
+        c,
+        Op::ActivateCluster {
+            password: Secret::new("other-pw-22"),
+        },
+        ErrorCode::ClusterState,
+    );
+    assert!(msg.contains("already activated"), "{msg}");
+}
+
+#[test]
+fn activation_checks_the_password_rule() {
+    let mut f = Fixture::unactivated();
+    let c = f.greeted();
+    let msg = f.refused(
+        c,
+        Op::ActivateCluster {
+            password: Secret::new("short"),
+        },
+        ErrorCode::InvalidArgument,
+    );
+    assert!(msg.contains("7 to 32"), "{msg}");
+    assert!(!f.node.state().activated);
+}
+
+#[test]
+fn list_users_needs_no_login_and_is_sorted_by_name() {
+    let mut f = Fixture::activated();
+    let admin = f.admin();
+    f.create(admin, "Zed", Role::CryptoUser, "password1");
+    f.create(admin, "bob", Role::Admin, "password1");
+    let c = f.greeted();
+    let Reply::Users { users } = f.ok(c, Op::ListUsers) else {
+        panic!("expected users");
+    };
+    let names: Vec<_> = users.iter().map(|u| u.username.as_str()).collect();
+    assert_eq!(names, ["admin", "bob", "zed"]);
+    assert_eq!(users[2].role, Role::CryptoUser);
+    assert!(users.iter().all(|u| !u.locked && !u.mfa && !u.quorum));
+}
+
+#[test]
+fn restore_puts_back_the_state_and_logs_the_connection_out() {
+    let mut f = Fixture::activated();
+    let admin = f.admin();
+    let before = f.node.state().clone();
+    f.create(admin, "alice", Role::CryptoUser, "password1");
+    f.node.restore(before.clone(), admin);
+    assert_eq!(f.node.state(), &before);
+    f.refused(
+        admin,
+        create("bob", Role::CryptoUser, "password1"),
+        ErrorCode::NotLoggedIn,
+    );
+}

@@ -1,0 +1,238 @@
+//! User management: create, delete, change password, register / rotate / deregister MFA.
+
+use std::time::Instant;
+
+use cloudhsm_mfa::crypto::PublicKey;
+use cloudhsm_mfa::proto::{ErrorCode, Reply, Role, Secret};
+use cloudhsm_mfa::Error as LibError;
+
+use super::challenge::Purpose;
+use super::session::signature_verifies;
+use super::state::{UserRecord, MAX_USERS};
+use super::{check_password, decode_base64, normalize, refuse, ConnId, Login, Node, Refusal, Step};
+
+/// The arguments of `change_mfa_finish`.
+pub(super) struct MfaFinish<'a> {
+    pub username: &'a str,
+    pub role: Role,
+    pub token: &'a str,
+    pub signature: &'a str,
+    pub public_key_pem: &'a str,
+    pub password: &'a Secret,
+    pub change_quorum: bool,
+}
+
+impl Node {
+    pub(super) fn create_user(
+        &mut self,
+        conn: ConnId,
+        username: &str,
+        role: Role,
+        password: &Secret,
+    ) -> Step {
+        self.require_admin(conn, "create users")?;
+        let name = normalize(username)?;
+        if role == Role::UnactivatedAdmin {
+            return Err(refuse(
+                ErrorCode::InvalidArgument,
+                "a new user's role must be admin or crypto-user",
+            ));
+        }
+        if self.state.users.contains_key(&name) {
+            return Err(refuse(
+                ErrorCode::UserExists,
+                format!("user {name} already exists"),
+            ));
+        }
+        if self.state.users.len() >= MAX_USERS {
+            return Err(refuse(
+                ErrorCode::Limit,
+                format!("the HSM holds its maximum of {MAX_USERS} users; delete one first"),
+            ));
+        }
+        check_password(password.expose())?;
+        let hash = self.hash_password(password.expose())?;
+        self.state
+            .users
+            .insert(name, UserRecord::new(role, Some(hash)));
+        self.mark_changed();
+        Ok(Reply::Done)
+    }
+
+    pub(super) fn delete_user(&mut self, conn: ConnId, username: &str, role: Role) -> Step {
+        self.require_admin(conn, "delete users")?;
+        let name = normalize(username)?;
+        self.require_user(&name, role)?;
+        if self.logged_in_anywhere(&name) {
+            return Err(refuse(
+                ErrorCode::UserLoggedIn,
+                format!("user {name} is logged in; it must log out before it can be deleted"),
+            ));
+        }
+        self.state.users.remove(&name);
+        self.drop_challenges_of(&name);
+        self.mark_changed();
+        Ok(Reply::Done)
+    }
+
+    pub(super) fn change_password(
+        &mut self,
+        conn: ConnId,
+        username: &str,
+        role: Role,
+        password: &Secret,
+    ) -> Step {
+        let name = self.authorize_change(conn, username, role, "password")?;
+        check_password(password.expose())?;
+        let hash = self.hash_password(password.expose())?;
+        if let Some(user) = self.state.users.get_mut(&name) {
+            user.set_password_hash(hash);
+            // MFA and quorum share one key pair: a new password ends the quorum registration.
+            if user.mfa_public_key.is_some() {
+                user.quorum_public_key = None;
+            }
+        }
+        self.mark_changed();
+        Ok(Reply::Done)
+    }
+
+    pub(super) fn change_mfa_begin(
+        &mut self,
+        conn: ConnId,
+        username: &str,
+        role: Role,
+        now: Instant,
+    ) -> Step {
+        let name = self.authorize_change(conn, username, role, "MFA")?;
+        self.issue_challenge(conn, Purpose::MfaRegistration, &name, role, now)
+    }
+
+    pub(super) fn change_mfa_finish(
+        &mut self,
+        conn: ConnId,
+        a: MfaFinish<'_>,
+        now: Instant,
+    ) -> Step {
+        let name = self.authorize_change(conn, a.username, a.role, "MFA")?;
+        check_password(a.password.expose())?;
+        let key = PublicKey::from_pem(a.public_key_pem.as_bytes()).map_err(|e| {
+            let why = match e {
+                LibError::Key { problem, .. } => problem.to_string(),
+                other => other.to_string(),
+            };
+            refuse(ErrorCode::InvalidArgument, format!("public_key_pem: {why}"))
+        })?;
+        let pem = key
+            .to_pem()
+            .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
+        let signature = decode_base64("signature", a.signature)?;
+        let ch = self.take_challenge(conn, a.token, Purpose::MfaRegistration, Some(&name), now)?;
+        if !signature_verifies(&key, &ch.token, &signature) {
+            return Err(refuse(
+                ErrorCode::SignatureInvalid,
+                format!(
+                    "the signature does not verify with the new public key of user {name}: sign \
+                     the registration token with the new private key"
+                ),
+            ));
+        }
+        let hash = self.hash_password(a.password.expose())?;
+        if let Some(user) = self.state.users.get_mut(&name) {
+            user.set_password_hash(hash);
+            user.quorum_public_key = a.change_quorum.then(|| pem.clone());
+            user.mfa_public_key = Some(pem);
+        }
+        self.mark_changed();
+        Ok(Reply::Done)
+    }
+
+    pub(super) fn deregister_mfa(
+        &mut self,
+        conn: ConnId,
+        username: &str,
+        role: Role,
+        password: &Secret,
+    ) -> Step {
+        let name = self.authorize_change(conn, username, role, "MFA")?;
+        if self
+            .state
+            .users
+            .get(&name)
+            .is_none_or(|u| u.mfa_public_key.is_none())
+        {
+            return Err(refuse(
+                ErrorCode::MfaNotRegistered,
+                format!("MFA is not registered for user {name}; there is nothing to deregister"),
+            ));
+        }
+        check_password(password.expose())?;
+        let hash = self.hash_password(password.expose())?;
+        if let Some(user) = self.state.users.get_mut(&name) {
+            user.set_password_hash(hash);
+            user.mfa_public_key = None;
+            user.quorum_public_key = None;
+        }
+        self.mark_changed();
+        Ok(Reply::Done)
+    }
+
+    /// The login of `conn` if it is an admin's.
+    fn require_admin(&self, conn: ConnId, what: &str) -> Result<Login, Refusal> {
+        let login = self.require_login(conn)?;
+        if login.role != Role::Admin {
+            return Err(refuse(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "only an admin may {what}; {} is a {}",
+                    login.username, login.role
+                ),
+            ));
+        }
+        Ok(login)
+    }
+
+    /// Refuses unless user `name` exists with `role`.
+    fn require_user(&self, name: &str, role: Role) -> Result<(), Refusal> {
+        match self.state.users.get(name) {
+            Some(u) if u.role == role => Ok(()),
+            _ => Err(refuse(
+                ErrorCode::UserNotFound,
+                format!("no user {name} with role {role}"),
+            )),
+        }
+    }
+
+    /// Checks that the login of `conn` may change the password or MFA (`what`) of user
+    /// `username`: the user itself, or an admin for another user who is not logged in.
+    /// Returns the normalised name.
+    fn authorize_change(
+        &self,
+        conn: ConnId,
+        username: &str,
+        role: Role,
+        what: &str,
+    ) -> Result<String, Refusal> {
+        let login = self.require_login(conn)?;
+        let name = normalize(username)?;
+        let is_self = login.username == name;
+        if !is_self && login.role != Role::Admin {
+            return Err(refuse(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "only an admin may change the {what} of another user; {} may change only its own",
+                    login.username
+                ),
+            ));
+        }
+        self.require_user(&name, role)?;
+        if !is_self && self.logged_in_anywhere(&name) {
+            return Err(refuse(
+                ErrorCode::UserLoggedIn,
+                format!(
+                    "user {name} is logged in; another user may change its {what} only after it logs out"
+                ),
+            ));
+        }
+        Ok(name)
+    }
+}

@@ -1,0 +1,221 @@
+//! The TLS listener of one node: one task per connection, frames of
+//! [`cloudhsm_mfa::proto`], the node behind a lock that is never held across an await.
+//!
+//! A request is handled, and the state saved when it changed, on the blocking pool
+//! (Argon2id and fsync block), before the reply is sent. Fault injection for client tests:
+//! a delay before every reply, and a node that closes each connection at once.
+
+mod connection;
+mod tls;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cloudhsm_mfa::proto::{ErrorCode, Op, Reply};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::error::{Error, Result};
+use crate::layout::{ClusterDir, Manifest};
+use crate::node::{ConnId, Node};
+use crate::store::Store;
+
+pub use connection::KNOWN_OPERATIONS;
+
+/// Time limits of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// A client must finish the TLS handshake within this time.
+    pub handshake_timeout: Duration,
+    /// After the handshake, the first request must arrive within this time.
+    pub first_message_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            handshake_timeout: Duration::from_secs(10),
+            first_message_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Faults injected into a node, changeable while it serves.
+#[derive(Debug, Default)]
+pub struct Faults {
+    delay_ms: AtomicU64,
+    close_at_once: AtomicBool,
+}
+
+impl Faults {
+    /// Waits `delay` before sending every reply.
+    pub fn set_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn delay(&self) -> Duration {
+        Duration::from_millis(self.delay_ms.load(Ordering::Relaxed))
+    }
+
+    /// Closes every new connection as soon as it is accepted.
+    pub fn set_close_at_once(&self, on: bool) {
+        self.close_at_once.store(on, Ordering::Relaxed);
+    }
+
+    pub fn close_at_once(&self) -> bool {
+        self.close_at_once.load(Ordering::Relaxed)
+    }
+}
+
+/// One node ready to serve: its state machine, its store and its TLS settings.
+pub struct NodeService {
+    node: Mutex<Node>,
+    store: Store,
+    tls: TlsAcceptor,
+    addr: SocketAddr,
+    hsm_id: String,
+}
+
+impl NodeService {
+    /// Loads node `index` of the cluster in `dir`: its saved state (a fresh one when
+    /// there is no state file), its certificate and key.
+    pub fn load(dir: &ClusterDir, manifest: &Manifest, index: usize) -> Result<Arc<Self>> {
+        let entry = manifest.node(index)?;
+        let store = Store::new(dir.node_state(index));
+        let state = store.load_or_fresh()?;
+        let tls = tls::acceptor(&dir.node_cert(index), &dir.node_key(index))?;
+        Ok(Arc::new(NodeService {
+            node: Mutex::new(Node::new(
+                entry.hsm_id.clone(),
+                manifest.settings.clone(),
+                state,
+            )),
+            store,
+            tls,
+            addr: entry.addr(),
+            hsm_id: entry.hsm_id.clone(),
+        }))
+    }
+
+    /// The address the node listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn hsm_id(&self) -> &str {
+        &self.hsm_id
+    }
+
+    fn connect(&self) -> Option<ConnId> {
+        self.node.lock().ok().map(|mut n| n.connect())
+    }
+
+    fn disconnect(&self, conn: ConnId) {
+        if let Ok(mut n) = self.node.lock() {
+            n.disconnect(conn);
+        }
+    }
+
+    /// Handles one request and saves the state when it changed. Blocking: call it on the
+    /// blocking pool. When the save fails the change is undone and the reply says so.
+    fn handle(&self, conn: ConnId, op: Op) -> Reply {
+        let Ok(mut node) = self.node.lock() else {
+            return internal("the HSM is out of service after an internal failure".into());
+        };
+        let before = may_change(&op).then(|| node.state().clone());
+        let outcome = node.handle(conn, op, Instant::now());
+        if outcome.changed {
+            if let Err(e) = self.store.save(node.state()) {
+                if let Some(before) = before {
+                    node.restore(before, conn);
+                }
+                return internal(format!(
+                    "the HSM could not save its state, so nothing changed: {e}"
+                ));
+            }
+        }
+        outcome.reply
+    }
+}
+
+/// Whether `op` can change the persistent state.
+fn may_change(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::Hello { .. } | Op::ListUsers | Op::Logout | Op::ChangeMfaBegin { .. }
+    )
+}
+
+fn internal(message: String) -> Reply {
+    Reply::Error {
+        code: ErrorCode::Internal,
+        message,
+    }
+}
+
+/// Listens on `addr` (with SO_REUSEADDR, so a restarted node gets its port back at once).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    let listen = || -> std::io::Result<TcpListener> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(1024)
+    };
+    listen().map_err(|e| Error::io(format!("cannot listen on {addr}"), e))
+}
+
+/// Resolves when `shutdown` turns true or its sender is gone.
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Serves `service` on `listener` until `shutdown` turns true (or its sender is dropped):
+/// then stops accepting, lets every connection finish the request it is handling, closes
+/// them and returns.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<NodeService>,
+    options: ServerOptions,
+    faults: Arc<Faults>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopping(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _peer)) => {
+                    if faults.close_at_once() {
+                        drop(tcp);
+                        continue;
+                    }
+                    // Without TCP_NODELAY small frames wait for delayed ACKs (~40 ms).
+                    if tcp.set_nodelay(true).is_err() {
+                        continue;
+                    }
+                    connections.spawn(connection::run(
+                        tcp,
+                        service.clone(),
+                        options.clone(),
+                        faults.clone(),
+                        shutdown.clone(),
+                    ));
+                }
+                // Out of file descriptors or similar: wait a little rather than spin.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
