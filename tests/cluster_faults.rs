@@ -1,0 +1,181 @@
+//! Partial failure and concurrency (SPEC §9, §10): HSMs that are down during a login or a
+//! user change, `user list` showing what the cluster disagrees on, many threads logging in
+//! at once through the blocking face, and a cluster whose certificates the CA does not sign.
+
+mod common;
+
+use std::sync::Arc;
+
+use cloudhsm_mfa::blocking::Session;
+use cloudhsm_mfa::client::SessionOptions;
+use cloudhsm_mfa::config::Config;
+use cloudhsm_mfa::proto::Role;
+use cloudhsm_mfa::{Error, PrivateKey};
+use common::*;
+
+#[test]
+fn a_node_down_during_login_does_not_stop_the_others() {
+    let c = TestCluster::start(3);
+    let key = PrivateKey::generate(2048).unwrap();
+    c.mfa_user("alice", &key);
+    c.cluster.stop_node(1).unwrap();
+    let mut s = c.session();
+    let token = c.path("t.json");
+    s.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
+        .unwrap();
+    assert_eq!(
+        cloudhsm_mfa::TokenFile::load(&token)
+            .unwrap()
+            .tokens()
+            .len(),
+        2,
+        "one token per HSM that took part"
+    );
+    let mut file = cloudhsm_mfa::TokenFile::load(&token).unwrap();
+    file.sign(&key, None).unwrap();
+    file.write(&token).unwrap();
+    let report = s.login_mfa_finish(None).unwrap();
+    let took_part: Vec<bool> = report.hsms.iter().map(|h| h.took_part).collect();
+    assert_eq!(took_part, [true, false, true]);
+    assert!(
+        report.hsms[1]
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("unreachable"),
+        "{:?}",
+        report.hsms[1]
+    );
+}
+
+#[test]
+fn a_user_change_that_a_node_misses_is_reported_and_listed_as_inconsistent() {
+    let c = TestCluster::start(3);
+    let mut admin = c.admin();
+    c.cluster.stop_node(2).unwrap();
+    let err = admin
+        .create_user("bob", Role::CryptoUser, USER_PASSWORD)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::PartialFailure {
+                failed: 1,
+                total: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("User replicate failed on 1 of 3 connections: hsm-3"),
+        "{err}"
+    );
+    c.cluster.start_node(2).unwrap();
+    let list = user_list(&mut c.session());
+    assert_eq!(row(&list, "bob")["cluster-coverage"], "inconsistent");
+    assert_eq!(row(&list, "admin")["cluster-coverage"], "full");
+}
+
+#[test]
+fn a_node_down_during_registration_leaves_the_user_inconsistent() {
+    let c = TestCluster::start(3);
+    let key = PrivateKey::generate(2048).unwrap();
+    c.admin()
+        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .unwrap();
+    let mut s = c.session();
+    s.login("alice", Role::CryptoUser, USER_PASSWORD).unwrap();
+    let reg = c.path("reg.json");
+    s.change_mfa_begin("alice", Role::CryptoUser, &reg).unwrap();
+    c.cluster.stop_node(0).unwrap();
+    let mut file = cloudhsm_mfa::TokenFile::load(&reg).unwrap();
+    file.sign(&key, None).unwrap();
+    file.write(&reg).unwrap();
+    let err = s
+        .change_mfa_finish(None, &key.public_key().unwrap(), USER_PASSWORD, false)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::PartialFailure {
+                failed: 1,
+                total: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("hsm-1"), "{err}");
+    c.cluster.start_node(0).unwrap();
+    let list = user_list(&mut c.session());
+    assert_eq!(row(&list, "alice")["mfa"], "inconsistent");
+    assert_eq!(row(&list, "alice")["cluster-coverage"], "inconsistent");
+}
+
+#[test]
+fn a_session_reconnects_to_a_node_that_comes_back() {
+    let c = TestCluster::start(2);
+    let mut s = c.session();
+    c.cluster.stop_node(0).unwrap();
+    assert_eq!(user_list(&mut s)["users"].as_array().unwrap().len(), 1);
+    c.cluster.start_node(0).unwrap();
+    s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap();
+    s.create_user("carol", Role::CryptoUser, USER_PASSWORD)
+        .unwrap();
+    assert_eq!(row(&user_list(&mut s), "carol")["cluster-coverage"], "full");
+}
+
+#[test]
+fn no_reachable_node_is_a_clear_error() {
+    let c = TestCluster::start(2);
+    let mut s = c.session();
+    c.cluster.stop_node(0).unwrap();
+    c.cluster.stop_node(1).unwrap();
+    let err = s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap_err();
+    assert!(matches!(err, Error::NoHsmReachable { .. }), "{err}");
+    assert!(
+        err.to_string().contains("hsm-1") && err.to_string().contains("hsm-2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sixteen_threads_log_in_with_mfa_at_once_through_the_blocking_face() {
+    let c = Arc::new(TestCluster::start(3));
+    let key = Arc::new(PrivateKey::generate(2048).unwrap());
+    c.mfa_user("alice", &key);
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (c, key) = (c.clone(), key.clone());
+            std::thread::spawn(move || {
+                let mut s = c.session();
+                for _ in 0..5 {
+                    s.login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |t| {
+                        key.sign_token(t)
+                    })
+                    .unwrap();
+                    s.logout().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no thread failed");
+    }
+}
+
+#[test]
+fn hsm_certificates_not_signed_by_the_configured_ca_are_refused() {
+    let c = TestCluster::start(2);
+    let other = TestCluster::start(1);
+    // The cluster's configuration, with the other cluster's CA.
+    let mut config = Config::load(Some(&c.cluster.config_path())).unwrap();
+    config.file.clusters[0].cluster.hsm_ca_file = other.cluster.ca_path();
+    let target = config.select(None).unwrap();
+    let mut s = Session::open(&c.rt, &target, &SessionOptions::default()).unwrap();
+    let err = s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap_err();
+    assert!(matches!(err, Error::NoHsmReachable { .. }), "{err}");
+    assert!(err.to_string().contains("TLS"), "{err}");
+}
