@@ -90,7 +90,7 @@ impl Session {
         signer: F,
     ) -> Result<LoginReport>
     where
-        F: FnMut(&Token) -> Result<Vec<u8>>,
+        F: Fn(&Token) -> Result<Vec<u8>> + Sync,
     {
         self.rt.block_on(
             self.inner
@@ -160,7 +160,7 @@ impl Session {
         signer: F,
     ) -> Result<()>
     where
-        F: FnMut(&Token) -> Result<Vec<u8>>,
+        F: Fn(&Token) -> Result<Vec<u8>> + Sync,
     {
         self.rt.block_on(self.inner.change_mfa_with_signer(
             username,

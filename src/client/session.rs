@@ -184,10 +184,10 @@ impl Session {
         username: &str,
         role: Role,
         password: &str,
-        mut signer: F,
+        signer: F,
     ) -> Result<LoginReport>
     where
-        F: FnMut(&Token) -> Result<Vec<u8>>,
+        F: Fn(&Token) -> Result<Vec<u8>> + Sync,
     {
         let pending = self.issue(Purpose::Login, username, role, password).await?;
         if pending.issued.is_empty() {
@@ -196,20 +196,13 @@ impl Session {
                 username: pending.username,
             });
         }
-        let mut signed = Vec::with_capacity(pending.issued.len());
-        for (hsm, token) in &pending.issued {
-            match signer(token) {
-                Ok(signature) => signed.push(Signed {
-                    hsm: *hsm,
-                    token: *token,
-                    signature,
-                }),
-                Err(e) => {
-                    self.undo_login(&pending.done).await;
-                    return Err(e);
-                }
+        let signed = match sign_all(&pending.issued, &signer) {
+            Ok(signed) => signed,
+            Err(e) => {
+                self.undo_login(&pending.done).await;
+                return Err(e);
             }
-        }
+        };
         self.redeem_login(pending, signed).await
     }
 
@@ -333,22 +326,15 @@ impl Session {
         public_key: &PublicKey,
         password: &str,
         change_quorum: bool,
-        mut signer: F,
+        signer: F,
     ) -> Result<()>
     where
-        F: FnMut(&Token) -> Result<Vec<u8>>,
+        F: Fn(&Token) -> Result<Vec<u8>> + Sync,
     {
         let pending = self
             .issue(Purpose::Registration, username, role, "")
             .await?;
-        let mut signed = Vec::with_capacity(pending.issued.len());
-        for (hsm, token) in &pending.issued {
-            signed.push(Signed {
-                hsm: *hsm,
-                token: *token,
-                signature: signer(token)?,
-            });
-        }
+        let signed = sign_all(&pending.issued, &signer)?;
         self.redeem_registration(pending, signed, public_key, password, change_quorum)
             .await
     }
@@ -689,6 +675,46 @@ impl Session {
             hsms,
         }
     }
+}
+
+/// Signs every issued token with `signer`, spread over the machine's cores (an RSA
+/// signature takes a fraction of a millisecond, and a cluster may issue 16 tokens).
+fn sign_all<F>(issued: &[(usize, Token)], signer: &F) -> Result<Vec<Signed>>
+where
+    F: Fn(&Token) -> Result<Vec<u8>> + Sync,
+{
+    let sign_part = |part: &[(usize, Token)]| -> Result<Vec<Signed>> {
+        part.iter()
+            .map(|&(hsm, token)| {
+                Ok(Signed {
+                    hsm,
+                    token,
+                    signature: signer(&token)?,
+                })
+            })
+            .collect()
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(issued.len());
+    if workers <= 1 {
+        return sign_part(issued);
+    }
+    let per_worker = issued.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = issued
+            .chunks(per_worker)
+            .map(|part| scope.spawn(move || sign_part(part)))
+            .collect();
+        let mut signed = Vec::with_capacity(issued.len());
+        for part in parts {
+            let done = part
+                .join()
+                .map_err(|_| Error::Signer("the signer panicked".into()))??;
+            signed.extend(done);
+        }
+        Ok(signed)
+    })
 }
 
 fn decode_token(text: &str) -> Option<Token> {

@@ -49,11 +49,15 @@ fn with_session<T>(
 fn callback_signer(
     callback: CHM_SIGN_CALLBACK,
     user_data: *mut c_void,
-) -> Result<impl FnMut(&Token) -> Result<Vec<u8>, Error>, FfiError> {
+) -> Result<impl Fn(&Token) -> Result<Vec<u8>, Error> + Sync, FfiError> {
     let callback = callback.ok_or_else(|| FfiError::bad_argument("callback is NULL"))?;
     // The pointer is the caller's; it is only handed back to the caller's callback.
     let user_data = user_data as usize;
+    // The library may sign from several threads; the caller's callback is called by one
+    // thread at a time.
+    let one_at_a_time = std::sync::Mutex::new(());
     Ok(move |token: &Token| {
+        let _turn = lock(&one_at_a_time);
         let mut sig = vec![0u8; CHM_MAX_SIGNATURE_LEN];
         let mut written: usize = usize::MAX;
         // SAFETY: the callback is the caller's function; every pointer passed is valid for
