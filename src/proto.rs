@@ -297,7 +297,8 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> std::
             ),
         ));
     }
-    let mut buf = Vec::with_capacity(4 + body.len());
+    // The body may hold a password: the copy is zeroed when dropped.
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(4 + body.len()));
     buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
     buf.extend_from_slice(body);
     w.write_all(&buf).await?;

@@ -11,6 +11,10 @@ use tokio_rustls::TlsConnector;
 use crate::config::Server;
 use crate::proto::{self, Op, Reply, Request, Response, PROTOCOL_VERSION};
 
+/// Room reserved for a serialised request (the largest, with a 4096-bit public key PEM, is
+/// well under this).
+const REQUEST_ROOM: usize = 8 * 1024;
+
 /// Why a call did not get an answer. The connection is unusable afterwards.
 pub type Transport = String;
 
@@ -75,7 +79,10 @@ impl Connection {
     pub async fn call(&mut self, op: Op) -> Result<Reply, Transport> {
         let id = self.next_id;
         self.next_id += 1;
-        let body = serde_json::to_vec(&Request { id, op }).map_err(|e| e.to_string())?;
+        // The request may hold a password: its serialised form is zeroed when dropped, and
+        // written into room reserved up front so that no growing copy is left behind.
+        let mut body = zeroize::Zeroizing::new(Vec::with_capacity(REQUEST_ROOM));
+        serde_json::to_writer(&mut *body, &Request { id, op }).map_err(|e| e.to_string())?;
         let exchange = async {
             proto::write_frame(&mut self.stream, &body)
                 .await
