@@ -75,12 +75,93 @@ impl fmt::Display for Role {
     }
 }
 
-/// A request with its id.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A request with its id: `{"id": 7, "op": "login", "args": {...}}`.
+#[derive(Debug, Clone, Serialize)]
 pub struct Request {
     pub id: u64,
     #[serde(flatten)]
     pub op: Op,
+}
+
+/// Reads a request without copying it into serde's intermediate buffers (which
+/// `#[serde(flatten)]` would do, leaving copies of passwords that are never zeroed): the
+/// `id` is picked out of the map as it streams by and every other entry goes straight to
+/// the operation, whose `args` are read directly when `op` comes first, as this library
+/// writes it.
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RequestVisitor)
+    }
+}
+
+struct RequestVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RequestVisitor {
+    type Value = Request;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a request object with id, op and args")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Request, A::Error> {
+        let mut id = None;
+        let op = Op::deserialize(WithoutId {
+            map: &mut map,
+            id: &mut id,
+        })?;
+        let id = id.ok_or_else(|| serde::de::Error::missing_field("id"))?;
+        Ok(Request { id, op })
+    }
+}
+
+/// The entries of a request map other than `id`, as a map of their own.
+struct WithoutId<'a, A> {
+    map: &'a mut A,
+    id: &'a mut Option<u64>,
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for WithoutId<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        use serde::de::IntoDeserializer;
+        loop {
+            match self.map.next_key::<String>()? {
+                None => return Ok(None),
+                Some(key) if key == "id" => {
+                    if self.id.is_some() {
+                        return Err(serde::de::Error::duplicate_field("id"));
+                    }
+                    *self.id = Some(self.map.next_value()?);
+                }
+                Some(key) => return seed.deserialize(key.into_deserializer()).map(Some),
+            }
+        }
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::Deserializer<'de> for WithoutId<'_, A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
 }
 
 /// The operations a node performs. Tokens and signatures are standard base64.
@@ -143,6 +224,22 @@ pub enum Op {
     /// Activates a new cluster: the `unactivated-admin` becomes `admin` with this password.
     ActivateCluster { password: Secret },
 }
+
+/// Every operation name, as on the wire (what [`Op::name`] gives).
+pub const OPERATION_NAMES: [&str; 12] = [
+    "hello",
+    "login",
+    "login_mfa",
+    "logout",
+    "list_users",
+    "create_user",
+    "delete_user",
+    "change_password",
+    "change_mfa_begin",
+    "change_mfa_finish",
+    "deregister_mfa",
+    "activate_cluster",
+];
 
 impl Op {
     /// The operation's name, as on the wire.
@@ -331,6 +428,25 @@ mod tests {
         })
         .unwrap();
         assert_eq!(logout["op"], "logout");
+    }
+
+    #[test]
+    fn requests_read_back_whatever_the_order_of_their_fields() {
+        let text = r#"{"op":"change_password","args":{"username":"bob","role":"admin","password":"pw-123456"},"id":9}"#;
+        let r: Request = serde_json::from_str(text).unwrap();
+        assert_eq!(r.id, 9);
+        assert!(matches!(r.op, Op::ChangePassword { ref username, .. } if username == "bob"));
+        let text = r#"{"args":{"protocol":1},"id":3,"op":"hello"}"#;
+        assert!(matches!(
+            serde_json::from_str::<Request>(text).unwrap().op,
+            Op::Hello { protocol: 1 }
+        ));
+        assert!(serde_json::from_str::<Request>(r#"{"op":"logout"}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("missing field `id`"));
+        assert!(serde_json::from_str::<Request>(r#"{"id":1,"id":2,"op":"logout"}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"id":1,"op":"format_disk"}"#).is_err());
     }
 
     #[test]

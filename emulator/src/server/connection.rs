@@ -16,20 +16,7 @@ use super::{stopping, Faults, NodeService, ServerOptions};
 use crate::node::ConnId;
 
 /// The operation names of the protocol, as on the wire.
-pub const KNOWN_OPERATIONS: [&str; 12] = [
-    "hello",
-    "login",
-    "login_mfa",
-    "logout",
-    "list_users",
-    "create_user",
-    "delete_user",
-    "change_password",
-    "change_mfa_begin",
-    "change_mfa_finish",
-    "deregister_mfa",
-    "activate_cluster",
-];
+pub use cloudhsm_mfa::proto::OPERATION_NAMES as KNOWN_OPERATIONS;
 
 /// The longest piece of a client's input repeated in an error message.
 const ECHO_LIMIT: usize = 200;
