@@ -47,6 +47,13 @@ fn failure_json(message: &str) -> String {
         .unwrap_or_else(|_| String::from("{\n  \"error_code\": 1,\n  \"data\": \"error\"\n}"))
 }
 
+/// A missing command is an argument error like any other, answered with the JSON
+/// envelope, rather than a help page on stderr.
+pub fn no_help_when_empty(cmd: clap::Command) -> clap::Command {
+    cmd.arg_required_else_help(false)
+        .mut_subcommands(no_help_when_empty)
+}
+
 /// Answers a command line clap could not parse. `--help` and `--version` print as usual
 /// and succeed; anything else is an error envelope on stdout with exit status 1.
 pub fn argument_error(e: clap::Error) -> ExitCode {

@@ -1,10 +1,16 @@
-//! `quickstart`: the whole flow in a temporary directory, checked by the real openssl.
+//! `quickstart`: the whole walk-through on a local cluster in a temporary directory, its
+//! signatures checked by the real openssl, its cluster stopped at the end.
 
 use std::ffi::OsStr;
 use std::fs;
+use std::net::TcpStream;
 use std::path::Path;
 
+use cloudhsm_mfa_emulator::{EmbeddedCluster, InitOptions};
+use serde_json::json;
+
 use crate::common::*;
+use crate::hsm::succeeded;
 
 #[test]
 fn quickstart_succeeds_and_removes_its_directory() {
@@ -22,10 +28,54 @@ fn quickstart_succeeds_and_removes_its_directory() {
     assert!(!directory.exists(), "{} is removed", directory.display());
     // The steps are told on stderr, numbered, with OpenSSL's own words.
     assert!(
-        r.stderr.contains("[1/7]") && r.stderr.contains("[7/7]"),
+        r.stderr.contains("[1/15]") && r.stderr.contains("[15/15]"),
         "{}",
         r.stderr
     );
+    // Each step shows what a user would type.
+    for typed in [
+        "$ cloudhsm-emulator init --dir ",
+        "$ cloudhsm-mfa cluster activate",
+        "aws-cloudhsm > login --username admin --role admin",
+        "aws-cloudhsm > user create --username alice --role crypto-user",
+        "$ cloudhsm-mfa keygen --private-key ",
+        "aws-cloudhsm > user change-mfa token-sign --username alice --role crypto-user --token ",
+        "aws-cloudhsm > login --username alice --role crypto-user mfa-token-sign --token ",
+        "$ cloudhsm-mfa tokens sign --token ",
+        "Enter public key PEM file path: ",
+        "aws-cloudhsm > user change-mfa token-sign --username alice --role crypto-user --sign-with ",
+        "aws-cloudhsm > user list",
+    ] {
+        assert!(r.stderr.contains(typed), "{typed}:\n{}", r.stderr);
+    }
+    // The walk-through ends with alice on MFA, her old key refused.
+    let alice = data["users"]["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "alice")
+        .expect("alice is listed")
+        .clone();
+    assert_eq!(
+        alice["mfa"],
+        json!([{"strategy": "token-sign", "status": "enabled"}])
+    );
+    assert_eq!(alice["cluster-coverage"], "full");
+    assert!(
+        data["old_key_refused"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{}",
+        data["old_key_refused"]
+    );
+    // The cluster is stopped: nothing listens on its HSMs' ports any more.
+    let hsms = data["cluster"]["hsms"].as_array().unwrap();
+    assert_eq!(hsms.len(), 3);
+    for hsm in hsms {
+        let addr = hsm.as_str().unwrap().split(' ').nth(1).unwrap();
+        assert!(TcpStream::connect(addr).is_err(), "{addr} still answers");
+    }
     assert_eq!(
         r.stderr.matches("Signature Verified Successfully").count(),
         3,
@@ -70,6 +120,14 @@ fn quickstart_keep_leaves_files_that_openssl_verifies() {
     ])
     .stdout;
     assert_eq!(derived, fs::read(public).unwrap());
+    // The kept cluster serves again, with the users the walk-through made.
+    let cluster_dir = Path::new(data["cluster"]["directory"].as_str().unwrap());
+    assert!(cluster_dir.starts_with(&directory));
+    let cluster = EmbeddedCluster::start(cluster_dir, &InitOptions::default()).unwrap();
+    let config = cluster.config_path();
+    let users = succeeded(&run(["user", "list", "--config", path_str(&config)]));
+    assert_eq!(users, data["users"]);
+    cluster.shutdown().unwrap();
     drop(cleanup);
     assert!(!directory.exists());
 }
@@ -84,7 +142,7 @@ fn quickstart_without_openssl_fails_clearly() {
     assert!(message.contains("openssl"), "{message}");
     assert!(message.contains("not found"), "{message}");
     assert!(
-        !r.stderr.contains("[2/7]"),
+        !r.stderr.contains("[2/15]"),
         "nothing is made before OpenSSL is found:\n{}",
         r.stderr
     );

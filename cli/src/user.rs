@@ -1,0 +1,207 @@
+//! `user list`, `user create`, `user delete`, `user change-password` and
+//! `user change-mfa token-sign` (SPEC §4, §6, §8).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use cloudhsm_mfa::client::UserList;
+use cloudhsm_mfa::{PrivateKey, PublicKey};
+
+use crate::output::Outcome;
+use crate::prompt::{PUBLIC_KEY_FILE, SIGNED_TOKEN_FILE};
+use crate::session::{answered_path, Context, Identity, RoleArg, TargetArgs};
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// List the users in your cluster
+    List,
+    /// Create a new user
+    Create(CreateArgs),
+    /// Delete a user
+    Delete(DeleteArgs),
+    /// Change a user's password
+    ChangePassword(ChangePasswordArgs),
+    /// Change a user's Mfa Strategy
+    #[command(subcommand)]
+    ChangeMfa(ChangeMfaCommand),
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// Username to access the HSM cluster
+    #[arg(long, value_name = "USERNAME")]
+    username: String,
+    /// Role the user has over the HSM cluster
+    #[arg(long, value_name = "ROLE")]
+    role: RoleArg,
+    /// Optional: the user's password in plain text. If you leave it out, you are prompted
+    /// for it twice (without echo)
+    #[arg(long, value_name = "PASSWORD")]
+    password: Option<String>,
+}
+
+#[derive(Args)]
+pub struct DeleteArgs {
+    /// Username to access the HSM cluster
+    #[arg(long, value_name = "USERNAME")]
+    username: String,
+    /// Role the user has in the cluster
+    #[arg(long, value_name = "ROLE")]
+    role: RoleArg,
+}
+
+#[derive(Args)]
+pub struct ChangePasswordArgs {
+    /// Username of the user that will be modified
+    #[arg(long, value_name = "USERNAME")]
+    username: String,
+    /// Role the user has in the cluster
+    #[arg(long, value_name = "ROLE")]
+    role: RoleArg,
+    /// Optional: the new password in plain text. If you leave it out, you are prompted for
+    /// it twice (without echo)
+    #[arg(long, value_name = "PASSWORD")]
+    password: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum ChangeMfaCommand {
+    /// Register or Deregister a public key using token-sign mfa strategy
+    TokenSign(TokenSignArgs),
+}
+
+#[derive(Args)]
+#[command(
+    override_usage = "user change-mfa token-sign [OPTIONS] --username <USERNAME> --role <ROLE> \
+                      <--token <TOKEN>|--deregister|--sign-with <KEY>>"
+)]
+pub struct TokenSignArgs {
+    /// Username of the user that will be modified
+    #[arg(long, value_name = "USERNAME")]
+    username: String,
+    /// Role the user has in the cluster
+    #[arg(long, value_name = "ROLE")]
+    role: RoleArg,
+    /// Optional: the user's password in plain text, set by this command. If you leave it
+    /// out, you are prompted for it twice (without echo)
+    #[arg(long, value_name = "CHANGE_PASSWORD")]
+    change_password: Option<String>,
+    /// Filepath where the unsigned token file will be written. Required for enabling MFA for
+    /// a user (not needed with --sign-with, which writes no file)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        required_unless_present_any = ["deregister", "sign_with"]
+    )]
+    token: Option<PathBuf>,
+    /// Deregister the MFA public key, if present
+    #[arg(long, conflicts_with_all = ["token", "sign_with"])]
+    deregister: bool,
+    /// Change the Quorum public key along with the MFA key
+    #[arg(long)]
+    change_quorum: bool,
+    /// Register this RSA private key's public key, signing each token with it in memory
+    /// through the library, instead of writing the token file and asking for the signed
+    /// one and the public key
+    #[arg(long, value_name = "KEY")]
+    sign_with: Option<PathBuf>,
+}
+
+pub fn list(ctx: &mut Context, target: &TargetArgs) -> Outcome<UserList> {
+    ctx.clusters
+        .session(target)?
+        .list_users()
+        .map_err(|e| e.to_string())
+}
+
+pub fn create(ctx: &mut Context, target: &TargetArgs, args: CreateArgs) -> Outcome<Identity> {
+    ctx.clusters.check(target, true)?;
+    let password = ctx.input.new_password_or_ask(args.password)?;
+    let role = args.role.into();
+    ctx.clusters
+        .logged_in(target)?
+        .create_user(&args.username, role, &password)
+        .map_err(|e| e.to_string())?;
+    Ok(Identity::new(&args.username, role))
+}
+
+pub fn delete(ctx: &mut Context, target: &TargetArgs, args: DeleteArgs) -> Outcome<Identity> {
+    ctx.clusters.check(target, true)?;
+    let role = args.role.into();
+    ctx.clusters
+        .logged_in(target)?
+        .delete_user(&args.username, role)
+        .map_err(|e| e.to_string())?;
+    Ok(Identity::new(&args.username, role))
+}
+
+pub fn change_password(
+    ctx: &mut Context,
+    target: &TargetArgs,
+    args: ChangePasswordArgs,
+) -> Outcome<Identity> {
+    ctx.clusters.check(target, true)?;
+    let password = ctx.input.new_password_or_ask(args.password)?;
+    let role = args.role.into();
+    ctx.clusters
+        .logged_in(target)?
+        .change_password(&args.username, role, &password)
+        .map_err(|e| e.to_string())?;
+    Ok(Identity::new(&args.username, role))
+}
+
+pub fn change_mfa(
+    ctx: &mut Context,
+    target: &TargetArgs,
+    ChangeMfaCommand::TokenSign(args): ChangeMfaCommand,
+) -> Outcome<Identity> {
+    ctx.clusters.check(target, true)?;
+    let key = match &args.sign_with {
+        Some(path) => Some(load_private(path)?),
+        None => None,
+    };
+    let password = ctx.input.new_password_or_ask(args.change_password)?;
+    let role = args.role.into();
+    let user = args.username.as_str();
+    let quorum = args.change_quorum;
+    let session = ctx.clusters.logged_in(target)?;
+    if args.deregister {
+        session
+            .deregister_mfa(user, role, &password, quorum)
+            .map_err(|e| e.to_string())?;
+    } else if let Some(key) = key {
+        let public = key.public_key().map_err(|e| e.to_string())?;
+        session
+            .change_mfa_with_signer(user, role, &public, &password, quorum, |token| {
+                key.sign_token(token)
+            })
+            .map_err(|e| e.to_string())?;
+    } else {
+        let Some(token) = args.token else {
+            return Err(
+                "user change-mfa token-sign needs --token, --sign-with or --deregister".into(),
+            );
+        };
+        session
+            .change_mfa_begin(user, role, &token)
+            .map_err(|e| e.to_string())?;
+        let signed = ctx.input.answer(SIGNED_TOKEN_FILE)?;
+        let public_path = ctx.input.answer(PUBLIC_KEY_FILE)?;
+        if public_path.is_empty() {
+            return Err(
+                "no public key PEM file was given: the HSMs check the signed tokens with it; \
+                 run the command again"
+                    .into(),
+            );
+        }
+        let public = PublicKey::load(Path::new(&public_path)).map_err(|e| e.to_string())?;
+        session
+            .change_mfa_finish(answered_path(&signed), &public, &password, quorum)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(Identity::new(user, role))
+}
+
+fn load_private(path: &Path) -> Result<PrivateKey, String> {
+    PrivateKey::load(path).map_err(|e| e.to_string())
+}
