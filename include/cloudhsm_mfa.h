@@ -374,7 +374,7 @@ typedef struct CHM_FUNCTION_LIST {
 #define CHMR_OPERATION_NOT_INITIALIZED 145
 
 /**
- * Return code: wrong user name, role or password, or a refused MFA signature at login.
+ * Return code: wrong user name, role or password.
  */
 #define CHMR_PIN_INCORRECT 160
 
@@ -705,7 +705,8 @@ CHM_RV CHM_VerifyToken(CHM_KEY_HANDLE key,
 CHM_RV CHM_OpenSession(const char *cluster_id, CHM_SESSION_HANDLE *session);
 
 /**
- * Closes a session: its connections close, which ends its login on every HSM.
+ * Closes a session: its login ends on every HSM (the call waits for their answers), then
+ * its connections close.
  */
 CHM_RV CHM_CloseSession(CHM_SESSION_HANDLE session);
 

@@ -98,6 +98,10 @@ impl Session {
         )
     }
 
+    pub fn close(&mut self) {
+        self.rt.block_on(self.inner.close())
+    }
+
     pub fn logout(&mut self) -> Result<()> {
         self.rt.block_on(self.inner.logout())
     }

@@ -428,3 +428,34 @@ fn write_key(c: &TestCluster, key: &PrivateKey) -> std::path::PathBuf {
     key.write_pair(&p, &public).unwrap();
     p
 }
+
+#[test]
+fn a_failing_signer_stops_the_login_and_is_not_asked_again() {
+    let c = TestCluster::start(3);
+    let key = PrivateKey::generate(2048).unwrap();
+    c.mfa_user("alice", &key);
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let mut s = c.session();
+    let err = s
+        .login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |_| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(Error::Signer("the token device was unplugged".into()))
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("the token device was unplugged"),
+        "{err}"
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = calls.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        n >= 1 && n <= cores.min(3),
+        "the signer was called {n} times"
+    );
+    assert_eq!(s.logged_in(), None);
+    // The HSMs were not left half logged in: a correct login works at once.
+    s.login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |t| {
+        key.sign_token(t)
+    })
+    .unwrap();
+}

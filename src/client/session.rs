@@ -206,6 +206,15 @@ impl Session {
         self.redeem_login(pending, signed).await
     }
 
+    /// Ends the login, if any, waiting for every HSM's answer, so that the user counts as
+    /// logged out everywhere when this returns. (Dropping the session closes its
+    /// connections, which also logs out, but the HSMs notice that a moment later.)
+    pub async fn close(&mut self) {
+        if self.user.is_some() {
+            let _ = self.logout().await;
+        }
+    }
+
     /// Logs out on every HSM.
     pub async fn logout(&mut self) -> Result<()> {
         self.cluster.connect_missing().await;
@@ -678,43 +687,69 @@ impl Session {
 }
 
 /// Signs every issued token with `signer`, spread over the machine's cores (an RSA
-/// signature takes a fraction of a millisecond, and a cluster may issue 16 tokens).
+/// signature takes a fraction of a millisecond, and a cluster may issue 16 tokens). After
+/// one failure no further token is signed: a signer may ask a person or a device.
 fn sign_all<F>(issued: &[(usize, Token)], signer: &F) -> Result<Vec<Signed>>
 where
     F: Fn(&Token) -> Result<Vec<u8>> + Sync,
 {
-    let sign_part = |part: &[(usize, Token)]| -> Result<Vec<Signed>> {
-        part.iter()
-            .map(|&(hsm, token)| {
-                Ok(Signed {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stopped = AtomicBool::new(false);
+    // A part ends with its first failure (`Some`), or with `None` when it stopped because
+    // another part failed.
+    let sign_part = |part: &[(usize, Token)]| -> std::result::Result<Vec<Signed>, Option<Error>> {
+        let mut signed = Vec::with_capacity(part.len());
+        for &(hsm, token) in part {
+            if stopped.load(Ordering::SeqCst) {
+                return Err(None);
+            }
+            match signer(&token) {
+                Ok(signature) => signed.push(Signed {
                     hsm,
                     token,
-                    signature: signer(&token)?,
-                })
-            })
-            .collect()
+                    signature,
+                }),
+                Err(e) => {
+                    stopped.store(true, Ordering::SeqCst);
+                    return Err(Some(e));
+                }
+            }
+        }
+        Ok(signed)
     };
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(issued.len());
-    if workers <= 1 {
-        return sign_part(issued);
-    }
-    let per_worker = issued.len().div_ceil(workers);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = issued
-            .chunks(per_worker)
-            .map(|part| scope.spawn(move || sign_part(part)))
-            .collect();
-        let mut signed = Vec::with_capacity(issued.len());
-        for part in parts {
-            let done = part
-                .join()
-                .map_err(|_| Error::Signer("the signer panicked".into()))??;
-            signed.extend(done);
+    let per_worker = issued.len().div_ceil(workers.max(1)).max(1);
+    let results: Vec<_> = if workers <= 1 {
+        vec![sign_part(issued)]
+    } else {
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = issued
+                .chunks(per_worker)
+                .map(|part| scope.spawn(move || sign_part(part)))
+                .collect();
+            parts
+                .into_iter()
+                .map(|p| {
+                    p.join()
+                        .unwrap_or_else(|_| Err(Some(Error::Signer("the signer panicked".into()))))
+                })
+                .collect()
+        })
+    };
+    let mut signed = Vec::with_capacity(issued.len());
+    for result in results {
+        match result {
+            Ok(part) => signed.extend(part),
+            Err(Some(e)) => return Err(e),
+            Err(None) => {}
         }
-        Ok(signed)
-    })
+    }
+    if signed.len() != issued.len() {
+        return Err(Error::Signer("signing stopped after a failure".into()));
+    }
+    Ok(signed)
 }
 
 fn decode_token(text: &str) -> Option<Token> {

@@ -122,12 +122,18 @@ pub fn session(h: CHM_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>, FfiError> {
     })
 }
 
+/// Closes a session: its login ends on every HSM before this returns.
 pub fn close_session(h: CHM_SESSION_HANDLE) -> Result<(), FfiError> {
-    let removed = with_state(|s| match s.objects.get(&h) {
-        Some(Object::Session(_)) => Ok(s.objects.remove(&h)),
-        _ => Err(bad_session_handle(h)),
+    let removed = with_state(|s| match s.objects.remove(&h) {
+        Some(Object::Session(session)) => Ok(session),
+        Some(other) => {
+            s.objects.insert(h, other);
+            Err(bad_session_handle(h))
+        }
+        None => Err(bad_session_handle(h)),
     })?;
-    drop(removed);
+    // Outside the table's lock: the logout talks to the cluster.
+    lock(&removed).close();
     Ok(())
 }
 

@@ -56,8 +56,13 @@ fn callback_signer(
     // The library may sign from several threads; the caller's callback is called by one
     // thread at a time.
     let one_at_a_time = std::sync::Mutex::new(());
+    // After a failing call the callback is not called again for this operation.
+    let stopped = std::sync::atomic::AtomicBool::new(false);
     Ok(move |token: &Token| {
         let _turn = lock(&one_at_a_time);
+        if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Signer("stopped after the callback failed".into()));
+        }
         let mut sig = vec![0u8; CHM_MAX_SIGNATURE_LEN];
         let mut written: usize = usize::MAX;
         // SAFETY: the callback is the caller's function; every pointer passed is valid for
@@ -76,6 +81,9 @@ fn callback_signer(
             return Err(Error::Signer(format!(
                 "the signing callback returned {rv:#x}"
             )));
+        }
+        if written == usize::MAX || written == 0 || written > sig.len() {
+            stopped.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         if written == usize::MAX {
             return Err(Error::Signer(
@@ -122,7 +130,8 @@ pub unsafe extern "C" fn CHM_OpenSession(
     })
 }
 
-/// Closes a session: its connections close, which ends its login on every HSM.
+/// Closes a session: its login ends on every HSM (the call waits for their answers), then
+/// its connections close.
 #[no_mangle]
 pub extern "C" fn CHM_CloseSession(session: CHM_SESSION_HANDLE) -> CHM_RV {
     boundary("CHM_CloseSession", || handles::close_session(session))

@@ -77,7 +77,7 @@ pub const CHMR_KEY_SIZE_RANGE: CHM_RV = 0x00000062;
 pub const CHMR_KEY_TYPE_INCONSISTENT: CHM_RV = 0x00000063;
 /// Return code: a finishing call without the call that begins the operation.
 pub const CHMR_OPERATION_NOT_INITIALIZED: CHM_RV = 0x00000091;
-/// Return code: wrong user name, role or password, or a refused MFA signature at login.
+/// Return code: wrong user name, role or password.
 pub const CHMR_PIN_INCORRECT: CHM_RV = 0x000000A0;
 /// Return code: the user is locked after too many failed logins.
 pub const CHMR_PIN_LOCKED: CHM_RV = 0x000000A4;
