@@ -1,10 +1,13 @@
-"""Python bindings (ctypes) for libcloudhsm_mfa: token-sign MFA token files, quorum
-approval files and the RSA keys that sign them.
+"""Python bindings (ctypes) for libcloudhsm_mfa: sessions with an HSM cluster (password
+and token-sign MFA logins, MFA key registration, user management), token-sign MFA token
+files, quorum approval files and the RSA keys that sign them.
 
 The shared library is taken from ``$CLOUDHSM_MFA_LIB`` if set, else from
 ``<repo>/target/release/libcloudhsm_mfa.so`` next to this package's checkout, else from
 the system's library path. The library is initialised on first use; :func:`initialize`
-and :func:`finalize` are there for callers that want to control it.
+and :func:`finalize` are there for callers that want to control it, e.g.
+``initialize(config_path="cloudhsm-cli.cfg")`` to choose the cluster configuration
+(without it: ``$CLOUDHSM_MFA_CONFIG``, else ``/opt/cloudhsm/etc/cloudhsm-cli.cfg``).
 
 Example::
 
@@ -13,6 +16,9 @@ Example::
     with chm.TokenFile.load("token.json") as f, chm.PrivateKey.load("key.pem") as key:
         f.sign(key)
         f.write("token.json")
+
+    with chm.Session.open() as s, chm.PrivateKey.load("mfa.pem") as key:
+        s.login_mfa("alice", "crypto-user", password, key)
 
 Failures raise :class:`CloudHsmMfaError` subclasses carrying the library's return code
 (``.code``) and message (``.message``).
@@ -32,26 +38,50 @@ from .errors import (
     AlreadyInitializedError,
     BadArgumentsError,
     BufferTooSmallError,
+    ChallengeExpiredError,
     CloudHsmMfaError,
+    ClusterIdRequiredError,
+    ClusterStateError,
+    ClusterUnknownError,
+    ConfigError,
     CryptoError,
     DataTooLargeError,
     FileError,
     GeneralError,
+    HsmDeviceError,
+    HsmRefusedError,
+    HsmUnreachableError,
     InvalidHandleError,
     KeyFileError,
     KeyHandleInvalidError,
+    MfaNotRegisteredError,
+    MfaRequiredError,
     NotInitializedError,
     NotRsaKeyError,
     NotSignedError,
+    OperationNotBegunError,
+    PartialFailureError,
+    PermissionDeniedError,
+    PinIncorrectError,
+    ProtocolError,
+    SessionHandleInvalidError,
     SignatureInvalidError,
     SignatureLengthError,
     TokenFileError,
     TokenFileHandleInvalidError,
+    TokenNotIssuedError,
     UnsupportedKeySizeError,
+    UserAlreadyLoggedInError,
+    UserExistsError,
+    UserLockedError,
+    UserLoggedInError,
+    UserNotFoundError,
+    UserNotLoggedInError,
     last_error,
     return_code_text,
 )
 from .keys import PrivateKey, PublicKey, generate_key_pair
+from .session import Role, Session
 from .token_file import EntryStatus, TokenFile, TokenFileKind, sign_token_file
 
 # Every constant of include/cloudhsm_mfa.h (CHM_TOKEN_LEN, CHMR_*, CHM_ENTRY_*, ...), by
@@ -66,33 +96,58 @@ globals().update(_CONSTANTS)
 __version__ = "0.1.0"
 
 __all__ = sorted(_CONSTANTS) + [
-    "LIBRARY_PATH",
-    "RETURN_CODE_NAMES",
     "AlreadyInitializedError",
     "BadArgumentsError",
     "BufferTooSmallError",
+    "ChallengeExpiredError",
     "CloudHsmMfaError",
+    "ClusterIdRequiredError",
+    "ClusterStateError",
+    "ClusterUnknownError",
+    "ConfigError",
     "CryptoError",
     "DataTooLargeError",
     "EntryStatus",
     "FileError",
     "GeneralError",
+    "HsmDeviceError",
+    "HsmRefusedError",
+    "HsmUnreachableError",
     "InvalidHandleError",
     "KeyFileError",
     "KeyHandleInvalidError",
+    "LIBRARY_PATH",
     "LibraryInfo",
+    "MfaNotRegisteredError",
+    "MfaRequiredError",
     "NotInitializedError",
     "NotRsaKeyError",
     "NotSignedError",
+    "OperationNotBegunError",
+    "PartialFailureError",
+    "PermissionDeniedError",
+    "PinIncorrectError",
     "PrivateKey",
+    "ProtocolError",
     "PublicKey",
+    "RETURN_CODE_NAMES",
+    "Role",
+    "Session",
+    "SessionHandleInvalidError",
     "SignatureInvalidError",
     "SignatureLengthError",
     "TokenFile",
     "TokenFileError",
     "TokenFileHandleInvalidError",
     "TokenFileKind",
+    "TokenNotIssuedError",
     "UnsupportedKeySizeError",
+    "UserAlreadyLoggedInError",
+    "UserExistsError",
+    "UserLockedError",
+    "UserLoggedInError",
+    "UserNotFoundError",
+    "UserNotLoggedInError",
     "finalize",
     "function_list",
     "generate_key_pair",

@@ -14,11 +14,15 @@ patch)`` tuple, the version of the function list, and the library's description.
 
 def initialize(config_path=None):
     """Initialises the library (``CHM_Initialize``), optionally with the path of the cluster
-    configuration file.
+    configuration file (``cloudhsm-cli.cfg``, SPEC §10), passed in ``CHM_INITIALIZE_ARGS``.
+
+    The configuration is read by each :meth:`Session.open`: from ``config_path`` if given
+    here, else from ``$CLOUDHSM_MFA_CONFIG``, else ``/opt/cloudhsm/etc/cloudhsm-cli.cfg``.
 
     Calling it is optional: the first call that needs the library initialises it with the
     defaults. Raises :class:`AlreadyInitializedError` when the library is initialised
-    already (also by that automatic initialisation).
+    already (also by that automatic initialisation); call :func:`finalize` first to
+    change the configuration path.
     """
     args = None
     if config_path is not None:

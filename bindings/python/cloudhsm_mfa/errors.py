@@ -108,6 +108,112 @@ class BufferTooSmallError(CloudHsmMfaError):
     """CHMR_BUFFER_TOO_SMALL; the package sizes its buffers itself, so this is rare."""
 
 
+# -- sessions with a cluster ---------------------------------------------------------------
+
+
+class SessionHandleInvalidError(InvalidHandleError):
+    """CHMR_SESSION_HANDLE_INVALID: the session is closed (or was opened before
+    :func:`finalize`)."""
+
+
+class OperationNotBegunError(CloudHsmMfaError):
+    """CHMR_OPERATION_NOT_INITIALIZED: a second phase (``login_mfa_finish``,
+    ``change_mfa_finish``) without its first phase on this session."""
+
+
+class ConfigError(CloudHsmMfaError):
+    """CHMR_CONFIG_INVALID: the cluster configuration file is missing or cannot be used."""
+
+
+class ClusterIdRequiredError(CloudHsmMfaError):
+    """CHMR_CLUSTER_ID_REQUIRED: the configuration lists several clusters and no
+    ``cluster_id`` was given."""
+
+
+class ClusterUnknownError(CloudHsmMfaError):
+    """CHMR_CLUSTER_UNKNOWN: no cluster of the configuration has that ``cluster_id``."""
+
+
+class HsmUnreachableError(CloudHsmMfaError):
+    """CHMR_HSM_UNREACHABLE: no HSM of the cluster (or not the one needed) answers."""
+
+
+class PartialFailureError(CloudHsmMfaError):
+    """CHMR_PARTIAL_FAILURE: the change was applied to some HSMs of the cluster but not
+    all; the message says how many failed, and ``list_users`` shows the user as
+    inconsistent."""
+
+
+class PinIncorrectError(CloudHsmMfaError):
+    """CHMR_PIN_INCORRECT: wrong user name, role or password (one message for all three,
+    as the HSM gives no hint which). Each one counts as a failed login."""
+
+
+class UserLockedError(CloudHsmMfaError):
+    """CHMR_PIN_LOCKED: the user is locked after too many failed logins, until an admin
+    sets a new password."""
+
+
+class UserAlreadyLoggedInError(CloudHsmMfaError):
+    """CHMR_USER_ALREADY_LOGGED_IN: the session is logged in already; log out first."""
+
+
+class UserNotLoggedInError(CloudHsmMfaError):
+    """CHMR_USER_NOT_LOGGED_IN: the operation needs a logged-in session."""
+
+
+class MfaRequiredError(CloudHsmMfaError):
+    """CHMR_MFA_REQUIRED: the user has token-sign MFA, so a password login is not enough;
+    use ``login_mfa`` or ``login_mfa_begin``/``login_mfa_finish``."""
+
+
+class MfaNotRegisteredError(CloudHsmMfaError):
+    """CHMR_MFA_NOT_REGISTERED: an MFA login for a user who has no MFA key."""
+
+
+class ChallengeExpiredError(CloudHsmMfaError):
+    """CHMR_CHALLENGE_EXPIRED: the tokens were signed too late; start again."""
+
+
+class TokenNotIssuedError(CloudHsmMfaError):
+    """CHMR_TOKEN_NOT_ISSUED: a signed token that the cluster did not issue for this
+    operation and connection, or that was used already."""
+
+
+class HsmRefusedError(CloudHsmMfaError):
+    """CHMR_HSM_REFUSED: an HSM refused the operation for another reason (a limit)."""
+
+
+class HsmDeviceError(CloudHsmMfaError):
+    """CHMR_DEVICE_ERROR: an HSM failed internally."""
+
+
+class ProtocolError(CloudHsmMfaError):
+    """CHMR_PROTOCOL_ERROR: an HSM answered something the library does not understand."""
+
+
+class UserNotFoundError(CloudHsmMfaError):
+    """CHMR_USER_NOT_FOUND: no user of that name and role."""
+
+
+class UserExistsError(CloudHsmMfaError):
+    """CHMR_USER_EXISTS: a user of that name exists already."""
+
+
+class UserLoggedInError(CloudHsmMfaError):
+    """CHMR_USER_LOGGED_IN: the user is logged in, so it cannot be deleted, nor have its
+    password changed by another user."""
+
+
+class PermissionDeniedError(CloudHsmMfaError):
+    """CHMR_PERMISSION_DENIED: the logged-in user may not do this (a crypto user managing
+    users, a user changing another user's MFA)."""
+
+
+class ClusterStateError(CloudHsmMfaError):
+    """CHMR_CLUSTER_STATE: the cluster is not activated yet, or is activated already."""
+
+
 _CLASSES = {
     _lib.CHMR_HOST_MEMORY: GeneralError,
     _lib.CHMR_GENERAL_ERROR: GeneralError,
@@ -118,7 +224,7 @@ _CLASSES = {
     _lib.CHMR_KEY_SIZE_RANGE: UnsupportedKeySizeError,
     _lib.CHMR_KEY_TYPE_INCONSISTENT: NotRsaKeyError,
     _lib.CHMR_OBJECT_HANDLE_INVALID: TokenFileHandleInvalidError,
-    _lib.CHMR_SESSION_HANDLE_INVALID: InvalidHandleError,
+    _lib.CHMR_SESSION_HANDLE_INVALID: SessionHandleInvalidError,
     _lib.CHMR_SIGNATURE_INVALID: SignatureInvalidError,
     _lib.CHMR_SIGNATURE_LEN_RANGE: SignatureLengthError,
     _lib.CHMR_BUFFER_TOO_SMALL: BufferTooSmallError,
@@ -128,6 +234,28 @@ _CLASSES = {
     _lib.CHMR_TOKEN_FILE_INVALID: TokenFileError,
     _lib.CHMR_KEY_FILE_INVALID: KeyFileError,
     _lib.CHMR_TOKEN_NOT_SIGNED: NotSignedError,
+    _lib.CHMR_DEVICE_ERROR: HsmDeviceError,
+    _lib.CHMR_OPERATION_NOT_INITIALIZED: OperationNotBegunError,
+    _lib.CHMR_PIN_INCORRECT: PinIncorrectError,
+    _lib.CHMR_PIN_LOCKED: UserLockedError,
+    _lib.CHMR_USER_ALREADY_LOGGED_IN: UserAlreadyLoggedInError,
+    _lib.CHMR_USER_NOT_LOGGED_IN: UserNotLoggedInError,
+    _lib.CHMR_CONFIG_INVALID: ConfigError,
+    _lib.CHMR_CLUSTER_ID_REQUIRED: ClusterIdRequiredError,
+    _lib.CHMR_CLUSTER_UNKNOWN: ClusterUnknownError,
+    _lib.CHMR_HSM_UNREACHABLE: HsmUnreachableError,
+    _lib.CHMR_PARTIAL_FAILURE: PartialFailureError,
+    _lib.CHMR_MFA_NOT_REGISTERED: MfaNotRegisteredError,
+    _lib.CHMR_MFA_REQUIRED: MfaRequiredError,
+    _lib.CHMR_CHALLENGE_EXPIRED: ChallengeExpiredError,
+    _lib.CHMR_TOKEN_NOT_ISSUED: TokenNotIssuedError,
+    _lib.CHMR_HSM_REFUSED: HsmRefusedError,
+    _lib.CHMR_USER_NOT_FOUND: UserNotFoundError,
+    _lib.CHMR_USER_EXISTS: UserExistsError,
+    _lib.CHMR_USER_LOGGED_IN: UserLoggedInError,
+    _lib.CHMR_PERMISSION_DENIED: PermissionDeniedError,
+    _lib.CHMR_CLUSTER_STATE: ClusterStateError,
+    _lib.CHMR_PROTOCOL_ERROR: ProtocolError,
 }
 
 

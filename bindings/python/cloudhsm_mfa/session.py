@@ -1,0 +1,324 @@
+"""Sessions with an HSM cluster (SPEC §4–§10): password and token-sign MFA logins, MFA
+key registration, rotation and removal, user management, the user list.
+
+Every check happens in the library and on the HSMs; this module converts arguments,
+adapts Python signers to the library's signing callback, and raises the package's
+exceptions.
+"""
+
+import enum
+import json
+import threading
+from ctypes import byref, memmove, string_at
+
+from . import _lib
+from ._runtime import Handle, ensure_initialized
+from .errors import _check, error_for
+from .keys import PrivateKey, PublicKey
+
+
+class Role(enum.IntEnum):
+    """A user's role (``CHM_ROLE_*``). Session methods take these or their names as the
+    CloudHSM CLI spells them: ``"admin"``, ``"crypto-user"``, ``"unactivated-admin"``."""
+
+    ADMIN = _lib.CHM_ROLE_ADMIN
+    CRYPTO_USER = _lib.CHM_ROLE_CRYPTO_USER
+    UNACTIVATED_ADMIN = _lib.CHM_ROLE_UNACTIVATED_ADMIN
+
+    @property
+    def label(self):
+        """The role's name in the CLI and in ``list_users``, e.g. ``"crypto-user"``."""
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def parse(cls, role):
+        """A :class:`Role` from a role name (case-sensitive, as on the HSM), a
+        :class:`Role` or its number. Anything else raises :class:`ValueError` (or
+        :class:`TypeError` for a value of another type)."""
+        if isinstance(role, cls):
+            return role
+        if isinstance(role, str):
+            for member in cls:
+                if member.label == role:
+                    return member
+            names = ", ".join(repr(m.label) for m in cls)
+            raise ValueError(f"role {role!r} is not one of {names} (roles are case-sensitive)")
+        if isinstance(role, int) and not isinstance(role, bool):
+            try:
+                return cls(role)
+            except ValueError:
+                raise ValueError(
+                    f"role {role} is not one of the CHM_ROLE_* values "
+                    f"{', '.join(str(int(m)) for m in cls)}"
+                ) from None
+        raise TypeError(f"role must be a role name such as 'crypto-user', not {type(role).__name__}")
+
+
+def _flags(change_quorum):
+    return _lib.CHMF_CHANGE_QUORUM if change_quorum else 0
+
+
+def _signature_bytes(signature, room):
+    """The signer's return value as bytes that fit the library's buffer, or an exception
+    saying why not."""
+    if isinstance(signature, str) or not isinstance(signature, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"the signer returned {type(signature).__name__}; it must return the signature as bytes"
+        )
+    data = bytes(signature)
+    if not data:
+        raise ValueError("the signer returned an empty signature")
+    if len(data) > room:
+        raise ValueError(
+            f"the signer returned a signature of {len(data)} bytes; at most {room} bytes fit"
+        )
+    return data
+
+
+class _SignerCallback:
+    """One Python signer as a ``CHM_SIGN_CALLBACK`` for the duration of one library call.
+
+    The library may call it on any of its threads (one call at a time). Whatever goes
+    wrong in Python (the signer raises, or returns something that is not a signature)
+    is kept in :attr:`error` and answered with ``CHMR_FUNCTION_FAILED``, which stops the
+    operation; the caller re-raises it once the library call has returned. After a
+    failure the signer is not called again.
+    """
+
+    def __init__(self, signer):
+        if isinstance(signer, PrivateKey):
+            self._sign = signer.sign_token  # signs in the library
+        elif isinstance(signer, PublicKey):
+            raise TypeError("a PublicKey cannot sign; pass the PrivateKey")
+        elif callable(signer):
+            self._sign = signer
+        else:
+            raise TypeError(
+                "signer must be a PrivateKey or a callable taking the 32-byte token and "
+                f"returning the signature, not {type(signer).__name__}"
+            )
+        self.error = None
+        self._lock = threading.Lock()
+        # The ctypes object must outlive the call: the caller keeps this object alive.
+        self.c_callback = _lib.CHM_SIGN_CALLBACK(self._call)
+
+    def _call(self, _user_data, token, token_len, sig, sig_len, sig_out_len):
+        # No exception may leave this function: ctypes would print it and answer 0, which
+        # is CHMR_OK.
+        try:
+            with self._lock:
+                if self.error is not None:
+                    return _lib.CHMR_FUNCTION_FAILED
+                try:
+                    data = _signature_bytes(self._sign(string_at(token, token_len)), sig_len)
+                    memmove(sig, data, len(data))
+                    sig_out_len[0] = len(data)
+                except BaseException as e:  # re-raised by the caller, after the call
+                    self.error = e
+                    return _lib.CHMR_FUNCTION_FAILED
+            return _lib.CHMR_OK
+        except BaseException:  # a failure of the lock itself
+            return _lib.CHMR_FUNCTION_FAILED
+
+    def finish(self, rv):
+        """After the library call: re-raises the signer's exception (with the library's
+        error as its cause, unless it has a cause of its own), else raises for ``rv``
+        unless it is ``CHMR_OK``."""
+        error, self.error = self.error, None
+        self.c_callback = None
+        if error is None:
+            _check(rv)
+            return
+        if rv == _lib.CHMR_OK or error.__cause__ is not None:
+            raise error
+        raise error from error_for(rv)
+
+
+class Session(Handle):
+    """A session with one cluster of the configuration (``CHM_OpenSession``): one
+    connection to each of its HSMs, and at most one login.
+
+    Open it with :meth:`open`, preferably as a context manager; :meth:`close` (or leaving
+    the ``with`` block) closes the connections, which ends the login on every HSM. A
+    closed session raises :class:`SessionHandleInvalidError`.
+
+    Roles are role names (``"admin"``, ``"crypto-user"``, ``"unactivated-admin"``) or
+    :class:`Role` values; an unknown role raises :class:`ValueError` before anything is
+    sent. Paths are ``str`` or ``os.PathLike``.
+
+    A signer (for :meth:`login_mfa` and :meth:`change_mfa`) is a :class:`PrivateKey`,
+    which signs in the library, or a callable that takes a 32-byte token (``bytes``) and
+    returns its signature (``bytes``): RSASSA-PKCS1-v1_5 over the token as a ready-made
+    SHA-256 digest, as ``openssl pkeyutl -sign -pkeyopt digest:sha256`` makes it. It is
+    called once per HSM, possibly on another thread, never twice at once. If it raises,
+    or returns something that is not such a signature, the operation stops and that
+    exception is raised from the method, with the library's error as its ``__cause__``
+    (unless the signer's exception has a cause of its own).
+    """
+
+    _close_function = "CHM_CloseSession"
+
+    @classmethod
+    def open(cls, cluster_id=None):
+        """Opens a session with the cluster ``cluster_id`` of the configuration (see
+        :func:`initialize`); with ``None``, the configuration's only cluster.
+
+        Raises :class:`ClusterIdRequiredError` when the configuration lists several
+        clusters and none is chosen, :class:`ClusterUnknownError` for an id no cluster
+        has, :class:`ConfigError` for a missing or unusable configuration. HSMs that do
+        not answer do not stop it: operations then raise :class:`HsmUnreachableError`.
+        """
+        cluster = _lib.in_str(cluster_id, "cluster_id")
+        ensure_initialized()
+        handle = _lib.CHM_SESSION_HANDLE(0)
+        _check(_lib.lib.CHM_OpenSession(cluster, byref(handle)))
+        session = cls._adopt(handle.value)
+        session.cluster_id = cluster_id
+        return session
+
+    # -- logging in and out --------------------------------------------------------------
+
+    def login(self, username, role, password):
+        """Logs in with a password on every HSM. Raises :class:`PinIncorrectError` for a
+        wrong user name, role or password, :class:`UserLockedError` for a locked user,
+        :class:`MfaRequiredError` for a user with MFA."""
+        args = (
+            _lib.in_str(username, "username"),
+            Role.parse(role),
+            _lib.in_str(password, "password"),
+        )
+        _check(_lib.lib.CHM_Login(self._handle, *args))
+
+    def login_mfa_begin(self, username, role, password, token_path):
+        """First phase of a token-sign MFA login: checks the password on every HSM and
+        writes their challenges to ``token_path`` as an MFA token file (mode 0600), to be
+        signed with the user's MFA key and passed to :meth:`login_mfa_finish`."""
+        args = (
+            _lib.in_str(username, "username"),
+            Role.parse(role),
+            _lib.in_str(password, "password"),
+            _lib.in_path(token_path, "token_path"),
+        )
+        _check(_lib.lib.CHM_LoginMfaBegin(self._handle, *args))
+
+    def login_mfa_finish(self, signed_path=None):
+        """Second phase: reads the signed token file (``signed_path``, or the file the
+        first phase wrote) and returns each signature to the HSM that issued its token.
+        Raises :class:`SignatureInvalidError` when an HSM refuses a signature,
+        :class:`TokenNotIssuedError` for tokens this login was not given,
+        :class:`ChallengeExpiredError` when they expired, :class:`OperationNotBegunError`
+        without a first phase."""
+        _check(_lib.lib.CHM_LoginMfaFinish(self._handle, _lib.in_path(signed_path, "signed_path")))
+
+    def login_mfa(self, username, role, password, signer):
+        """A token-sign MFA login in one call: ``signer`` (a :class:`PrivateKey` or a
+        callable, see the class) signs each HSM's challenge. Raises
+        :class:`MfaNotRegisteredError` for a user without MFA."""
+        args = (
+            _lib.in_str(username, "username"),
+            Role.parse(role),
+            _lib.in_str(password, "password"),
+        )
+        callback = _SignerCallback(signer)
+        rv = _lib.lib.CHM_LoginMfaWithSigner(self._handle, *args, callback.c_callback, None)
+        callback.finish(rv)
+
+    def logout(self):
+        """Logs out on every HSM; the session stays open."""
+        _check(_lib.lib.CHM_Logout(self._handle))
+
+    # -- MFA keys --------------------------------------------------------------------------
+
+    def change_mfa_begin(self, username, role, token_path):
+        """First phase of registering or rotating a user's MFA key: each HSM issues a
+        registration challenge, written to ``token_path``, to be signed with the NEW
+        private key and passed to :meth:`change_mfa_finish`."""
+        args = (
+            _lib.in_str(username, "username"),
+            Role.parse(role),
+            _lib.in_path(token_path, "token_path"),
+        )
+        _check(_lib.lib.CHM_ChangeMfaBegin(self._handle, *args))
+
+    def change_mfa_finish(self, public_key_path, new_password, signed_path=None, change_quorum=False):
+        """Second phase: each HSM checks its signature (``signed_path``, or the file the
+        first phase wrote) with the public key in ``public_key_path`` (PEM) and stores it
+        as the user's MFA key; ``new_password`` becomes the user's password. With
+        ``change_quorum`` the key becomes the quorum key too; without it a quorum key is
+        removed (MFA and quorum share one key pair)."""
+        args = (
+            _lib.in_path(signed_path, "signed_path"),
+            _lib.in_path(public_key_path, "public_key_path"),
+            _lib.in_str(new_password, "new_password"),
+            _flags(change_quorum),
+        )
+        _check(_lib.lib.CHM_ChangeMfaFinish(self._handle, *args))
+
+    def change_mfa(self, username, role, public_key_path, new_password, signer, change_quorum=False):
+        """Registration or rotation in one call: ``signer`` (a :class:`PrivateKey` or a
+        callable, see the class) signs each challenge with the private key whose public
+        half is in ``public_key_path``. See :meth:`change_mfa_finish`."""
+        args = (
+            _lib.in_str(username, "username"),
+            Role.parse(role),
+            _lib.in_path(public_key_path, "public_key_path"),
+            _lib.in_str(new_password, "new_password"),
+            _flags(change_quorum),
+        )
+        callback = _SignerCallback(signer)
+        rv = _lib.lib.CHM_ChangeMfaWithSigner(self._handle, *args, callback.c_callback, None)
+        callback.finish(rv)
+
+    def deregister_mfa(self, username, role, new_password, change_quorum=False):
+        """Removes a user's MFA key (and quorum key) on every HSM; ``new_password``
+        becomes the user's password, so a password login works again."""
+        args = (
+            _lib.in_str(username, "username"),
+            Role.parse(role),
+            _lib.in_str(new_password, "new_password"),
+            _flags(change_quorum),
+        )
+        _check(_lib.lib.CHM_DeregisterMfa(self._handle, *args))
+
+    # -- users -------------------------------------------------------------------------------
+
+    def create_user(self, username, role, password):
+        """Creates a user on every HSM (the session must be logged in as an admin).
+        Raises :class:`UserExistsError`, :class:`PermissionDeniedError`,
+        :class:`PartialFailureError` when some HSMs failed."""
+        args = (
+            _lib.in_str(username, "username"),
+            Role.parse(role),
+            _lib.in_str(password, "password"),
+        )
+        _check(_lib.lib.CHM_CreateUser(self._handle, *args))
+
+    def delete_user(self, username, role):
+        """Deletes a user on every HSM (admin). Raises :class:`UserNotFoundError`, and
+        :class:`UserLoggedInError` for a user who is logged in."""
+        args = (_lib.in_str(username, "username"), Role.parse(role))
+        _check(_lib.lib.CHM_DeleteUser(self._handle, *args))
+
+    def change_password(self, username, role, password):
+        """Sets a user's password on every HSM (the user itself, or an admin; an admin
+        unlocks a locked user this way)."""
+        args = (
+            _lib.in_str(username, "username"),
+            Role.parse(role),
+            _lib.in_str(password, "password"),
+        )
+        _check(_lib.lib.CHM_ChangePassword(self._handle, *args))
+
+    def list_users(self):
+        """The cluster's users as ``user list`` shows them (no login needed): a dict
+        ``{"users": [{"username", "role", "locked", "mfa", "quorum",
+        "cluster-coverage"}, ...]}``, with ``locked`` as the strings ``"true"`` /
+        ``"false"``."""
+        text = _lib.two_call(_check, _lib.lib.CHM_ListUsers, self._handle, text=True)
+        return json.loads(text)
+
+    def activate_cluster(self, password):
+        """Activates a new cluster: its ``unactivated-admin`` becomes ``admin`` with
+        ``password``. No login needed; raises :class:`ClusterStateError` on a cluster
+        that is activated already."""
+        _check(_lib.lib.CHM_ActivateCluster(self._handle, _lib.in_str(password, "password")))
