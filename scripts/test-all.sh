@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: Rust (unit and integration, against the real openssl), formatting and
-# lints, the C tests (static, dynamic and AddressSanitizer builds), the C++ test and the
-# Python tests. Sets up a fresh machine first.
+# Runs every test: Rust (unit and integration, against the real openssl and live emulator
+# clusters), formatting and lints, the C tests (static, dynamic and AddressSanitizer
+# builds), the C++ tests, the Python tests and the README's examples. Sets up a fresh
+# machine first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +23,6 @@ make -C c-tests test
 
 echo "== Python tests"
 python3 -m pytest -q bindings/python/tests
+
+echo "== README examples (C and Python) against a local cluster"
+examples/run.sh
