@@ -17,7 +17,6 @@
 static const char *program_name = "?";
 static int passed;
 static int failed;
-static int known_bugs;
 static char temp_dir[4096];
 
 #define MAX_OWNED 1024
@@ -128,21 +127,6 @@ int check_contains_at(const char *file, int line, const char *expr, const char *
     return 0;
 }
 
-int check_known_bug_at(const char *file, int line, const char *what, const char *expr,
-                       int holds) {
-    if (!holds) {
-        known_bugs++;
-        fprintf(stderr, "%s:%d: KNOWN LIBRARY BUG (not counted): %s [%s does not hold]\n", file,
-                line, what, expr);
-        return 0;
-    }
-    fail_head(file, line);
-    fprintf(stderr,
-            "%s now holds: the known bug \"%s\" is fixed; make this an ordinary CHECK\n", expr,
-            what);
-    return 0;
-}
-
 /* ---- program frame --------------------------------------------------------- */
 
 void section(const char *title) {
@@ -204,9 +188,6 @@ int check_end(void) {
         free(owned[i]);
     }
     owned_count = 0;
-    if (known_bugs > 0) {
-        printf("KNOWN-BUGS %s %d\n", program_name, known_bugs);
-    }
     printf("CHECKS %s passed=%d failed=%d\n", program_name, passed, failed);
     fflush(stdout);
     fflush(stderr);

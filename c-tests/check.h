@@ -33,8 +33,6 @@ int check_mem_at(const char *file, int line, const char *a_expr, const char *b_e
 int check_str_at(const char *file, int line, const char *a_expr, const char *a, const char *b);
 int check_contains_at(const char *file, int line, const char *expr, const char *haystack,
                       const char *needle);
-int check_known_bug_at(const char *file, int line, const char *what, const char *expr,
-                       int holds);
 
 /* The call returns exactly `expected`. */
 #define CHECK_RV(expr, expected) \
@@ -53,15 +51,6 @@ int check_known_bug_at(const char *file, int line, const char *what, const char 
 /* The last error of this thread contains `needle`. */
 #define CHECK_LAST_ERROR(needle) \
     check_contains_at(__FILE__, __LINE__, "CHM_GetLastError()", last_error(), (needle))
-/*
- * A documented behaviour that the library is known to get wrong. `cond` is the
- * correct behaviour: while it does not hold, the check is reported as a known
- * bug and counted neither as passed nor as failed; once it holds, the check
- * FAILS so that the marker is turned into an ordinary CHECK.
- */
-#define CHECK_KNOWN_BUG(what, cond) \
-    check_known_bug_at(__FILE__, __LINE__, (what), #cond, (cond) ? 1 : 0)
-
 /* Starts a program: names it and creates its private temporary directory. */
 void check_begin(const char *program);
 /* Ends a program: removes the temporary directory, prints the totals and

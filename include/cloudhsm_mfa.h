@@ -176,9 +176,10 @@ typedef uint64_t CHM_SESSION_HANDLE;
  * signature (RSASSA-PKCS1-v1_5 over the token as a SHA-256 digest, as
  * `openssl pkeyutl -sign -pkeyopt digest:sha256` makes) to `sig`, which has room for
  * `sig_len` bytes (`CHM_MAX_SIGNATURE_LEN`), and its length to `*sig_out_len`. Returns
- * `CHMR_OK`, or any other code to stop the operation. Called once per token, on any
- * thread but never twice at once; `user_data` is passed through; the pointers are valid
- * only during the call.
+ * `CHMR_OK`, or any other code to stop the operation: the operation then answers
+ * `CHMR_FUNCTION_FAILED`, with the callback's code in the last error, and the callback is
+ * not called again. Called once per token, one after the other, on the calling thread;
+ * `user_data` is passed through; the pointers are valid only during the call.
  */
 typedef CHM_RV (*CHM_SIGN_CALLBACK)(void *user_data,
                                     const uint8_t *token,
@@ -555,7 +556,8 @@ CHM_RV CHM_GetFunctionList(const struct CHM_FUNCTION_LIST **list);
 CHM_RV CHM_Initialize(const struct CHM_INITIALIZE_ARGS *args);
 
 /**
- * Ends the library: every handle is closed and further calls need `CHM_Initialize`.
+ * Ends the library: every handle is closed (open sessions log out on every HSM first) and
+ * further calls need `CHM_Initialize`.
  */
 CHM_RV CHM_Finalize(void);
 

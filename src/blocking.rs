@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::client::{self, IssuedTokens, LoginReport, SessionOptions, UserList};
+use crate::client::{self, IssuedTokens, LoginReport, SessionOptions, Signer, UserList};
 use crate::config::ClusterTarget;
 use crate::crypto::{PublicKey, Token};
 use crate::error::{Error, Result};
@@ -92,10 +92,18 @@ impl Session {
     where
         F: Fn(&Token) -> Result<Vec<u8>> + Sync,
     {
-        self.rt.block_on(
-            self.inner
-                .login_mfa_with_signer(username, role, password, signer),
-        )
+        self.login_mfa_with(username, role, password, &signer)
+    }
+
+    pub fn login_mfa_with(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+        signer: &dyn Signer,
+    ) -> Result<LoginReport> {
+        self.rt
+            .block_on(self.inner.login_mfa_with(username, role, password, signer))
     }
 
     pub fn close(&mut self) {
@@ -153,7 +161,6 @@ impl Session {
         ))
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub fn change_mfa_with_signer<F>(
         &mut self,
         username: &str,
@@ -166,7 +173,19 @@ impl Session {
     where
         F: Fn(&Token) -> Result<Vec<u8>> + Sync,
     {
-        self.rt.block_on(self.inner.change_mfa_with_signer(
+        self.change_mfa_with(username, role, public_key, password, change_quorum, &signer)
+    }
+
+    pub fn change_mfa_with(
+        &mut self,
+        username: &str,
+        role: Role,
+        public_key: &PublicKey,
+        password: &str,
+        change_quorum: bool,
+        signer: &dyn Signer,
+    ) -> Result<()> {
+        self.rt.block_on(self.inner.change_mfa_with(
             username,
             role,
             public_key,

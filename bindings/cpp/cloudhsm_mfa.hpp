@@ -10,6 +10,10 @@
 //    the handle.
 //  - Variable-length outputs come back as std::vector<std::uint8_t> / std::string: the
 //    two-call idiom of the C API is hidden.
+//  - `Session` owns a session with a cluster (CHM_OpenSession ... CHM_CloseSession): it is
+//    move-only and closes in its destructor, which ends its login on every HSM. A signer
+//    given to `login_mfa` or `change_mfa` is any callable that signs a `Token`; an
+//    exception it throws stops the operation and is rethrown once the C call returned.
 //
 // Link with libcloudhsm_mfa (shared or static; the static library also needs
 // -lpthread -ldl -lm).
@@ -24,12 +28,21 @@
 //         // e.code() == CHMR_SIGNATURE_INVALID, e.message() names the entry, e.g.
 //         // "token.json: tokens[1].signed: signature does not verify with the public key"
 //     }
+//
+//     chm::Library library("/opt/cloudhsm/etc/cloudhsm-cli.cfg");
+//     chm::PrivateKey mfa_key = chm::PrivateKey::load("mfa-key.pem");
+//     chm::Session session = chm::Session::open();
+//     session.login_mfa("alice", chm::Role::CryptoUser, password,
+//                       [&](const chm::Token &token) { return mfa_key.sign(token); });
 #ifndef CLOUDHSM_MFA_HPP
 #define CLOUDHSM_MFA_HPP
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -228,6 +241,9 @@ struct KeyCloser {
 };
 struct TokenFileCloser {
     static CHM_RV close(std::uint64_t h) noexcept { return CHM_TokenFileClose(h); }
+};
+struct SessionCloser {
+    static CHM_RV close(std::uint64_t h) noexcept { return CHM_CloseSession(h); }
 };
 
 }  // namespace detail
@@ -591,6 +607,261 @@ inline void sign_token_file(const std::string &token_path, const std::string &ke
                                     detail::c_string_or_null(approver, fn, "approver")),
                   fn);
 }
+
+/// A user's role (CHM_ROLE_*).
+enum class Role : std::uint32_t {
+    Admin = CHM_ROLE_ADMIN,
+    CryptoUser = CHM_ROLE_CRYPTO_USER,
+    UnactivatedAdmin = CHM_ROLE_UNACTIVATED_ADMIN,
+};
+
+/// Signs a token for `Session::login_mfa` and `Session::change_mfa`: returns the
+/// RSASSA-PKCS1-v1_5 signature over the token as a SHA-256 digest (what
+/// `PrivateKey::sign` makes), at most CHM_MAX_SIGNATURE_LEN bytes. It may be called on
+/// any thread, but never twice at once for one operation. It may throw to stop the
+/// operation.
+using Signer = std::function<Bytes(const Token &)>;
+
+namespace detail {
+
+/// Carries a Signer through CHM_SIGN_CALLBACK's user_data. An exception the signer throws
+/// is kept (the first one) and the callback answers CHMR_FUNCTION_FAILED, which stops the
+/// C call; `rethrow_if_failed` throws it after the call returned. The library calls the
+/// callback never twice at once, so the fields need no lock.
+class SignerBridge {
+  public:
+    explicit SignerBridge(const Signer &signer) : signer_(signer) {}
+
+    static CHM_RV callback(void *user_data, const std::uint8_t *token, std::size_t token_len,
+                           std::uint8_t *sig, std::size_t sig_len,
+                           std::size_t *sig_out_len) noexcept {
+        auto *self = static_cast<SignerBridge *>(user_data);
+        if (self->failure_) {
+            return CHMR_FUNCTION_FAILED;  // stopped already: do not call the signer again
+        }
+        try {
+            if (token == nullptr || token_len != CHM_TOKEN_LEN || sig == nullptr ||
+                sig_out_len == nullptr) {
+                throw Error(CHMR_ARGUMENTS_BAD, "CHM_SIGN_CALLBACK",
+                            "the library passed a token of " + std::to_string(token_len) +
+                                " bytes or a NULL pointer");
+            }
+            Token t{};
+            std::copy(token, token + CHM_TOKEN_LEN, t.begin());
+            const Bytes signature = self->signer_(t);
+            if (signature.empty() || signature.size() > sig_len) {
+                throw Error(CHMR_ARGUMENTS_BAD, "CHM_SIGN_CALLBACK",
+                            "the signer returned a signature of " +
+                                std::to_string(signature.size()) + " bytes; 1 to " +
+                                std::to_string(sig_len) + " fit");
+            }
+            std::copy(signature.begin(), signature.end(), sig);
+            *sig_out_len = signature.size();
+            return CHMR_OK;
+        } catch (...) {
+            self->failure_ = std::current_exception();
+            return CHMR_FUNCTION_FAILED;
+        }
+    }
+
+    /// Rethrows what the signer threw, if it threw.
+    void rethrow_if_failed() const {
+        if (failure_) {
+            std::rethrow_exception(failure_);
+        }
+    }
+
+  private:
+    const Signer &signer_;
+    std::exception_ptr failure_;
+};
+
+inline std::uint32_t change_flags(bool change_quorum) {
+    return change_quorum ? static_cast<std::uint32_t>(CHMF_CHANGE_QUORUM) : 0u;
+}
+
+}  // namespace detail
+
+/// A session with a cluster (CHM_OpenSession): its login, user management and MFA keys.
+/// Move-only; a moved-from Session is empty; the destructor closes the session
+/// (CHM_CloseSession), which ends its login on every HSM. One session may be used from
+/// several threads (the library runs one call at a time per session); use one session per
+/// thread for parallel logins.
+class Session {
+  public:
+    /// An empty session (no handle).
+    Session() noexcept = default;
+    /// Takes ownership of a handle from the C API.
+    explicit Session(CHM_SESSION_HANDLE adopt) noexcept : handle_(adopt) {}
+
+    /// CHM_OpenSession with the only cluster of the configuration.
+    static Session open() {
+        CHM_SESSION_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_OpenSession(nullptr, &h), "CHM_OpenSession");
+        return Session(h);
+    }
+    /// CHM_OpenSession with the cluster whose cluster_id is `cluster_id`.
+    static Session open(const std::string &cluster_id) {
+        const char *fn = "CHM_OpenSession";
+        CHM_SESSION_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_OpenSession(detail::c_string(cluster_id, fn, "cluster_id"), &h), fn);
+        return Session(h);
+    }
+
+    CHM_SESSION_HANDLE handle() const noexcept { return handle_.get(); }
+    explicit operator bool() const noexcept { return handle_.get() != CHM_INVALID_HANDLE; }
+    /// Gives up ownership: the caller must close the handle with CHM_CloseSession.
+    CHM_SESSION_HANDLE release() noexcept { return handle_.release(); }
+    /// Closes the session now (CHM_CloseSession), reporting a failure; the object becomes
+    /// empty.
+    void close() { handle_.close("CHM_CloseSession"); }
+
+    /// CHM_Login: a password login. A user with MFA throws Error with CHMR_MFA_REQUIRED.
+    void login(const std::string &username, Role role, const std::string &password) {
+        const char *fn = "CHM_Login";
+        detail::check(CHM_Login(handle(), detail::c_string(username, fn, "username"),
+                                static_cast<std::uint32_t>(role),
+                                detail::c_string(password, fn, "password")),
+                      fn);
+    }
+
+    /// CHM_LoginMfaBegin: checks the password and writes the HSMs' tokens to `token_path`.
+    void login_mfa_begin(const std::string &username, Role role, const std::string &password,
+                         const std::string &token_path) {
+        const char *fn = "CHM_LoginMfaBegin";
+        detail::check(CHM_LoginMfaBegin(handle(), detail::c_string(username, fn, "username"),
+                                        static_cast<std::uint32_t>(role),
+                                        detail::c_string(password, fn, "password"),
+                                        detail::c_string(token_path, fn, "token_path")),
+                      fn);
+    }
+
+    /// CHM_LoginMfaFinish: returns the signatures of `signed_path`, or of the file that
+    /// login_mfa_begin wrote.
+    void login_mfa_finish(const std::optional<std::string> &signed_path = std::nullopt) {
+        const char *fn = "CHM_LoginMfaFinish";
+        detail::check(CHM_LoginMfaFinish(handle(),
+                                         detail::c_string_or_null(signed_path, fn, "signed_path")),
+                      fn);
+    }
+
+    /// CHM_LoginMfaWithSigner: a token-sign MFA login in one call; `signer` signs each
+    /// HSM's token. An exception thrown by `signer` stops the login and is rethrown here.
+    void login_mfa(const std::string &username, Role role, const std::string &password,
+                   const Signer &signer) {
+        const char *fn = "CHM_LoginMfaWithSigner";
+        const char *user = detail::c_string(username, fn, "username");
+        const char *pass = detail::c_string(password, fn, "password");
+        detail::SignerBridge bridge(signer);
+        const CHM_RV rv =
+            CHM_LoginMfaWithSigner(handle(), user, static_cast<std::uint32_t>(role), pass,
+                                   &detail::SignerBridge::callback, &bridge);
+        bridge.rethrow_if_failed();
+        detail::check(rv, fn);
+    }
+
+    /// CHM_Logout.
+    void logout() { detail::check(CHM_Logout(handle()), "CHM_Logout"); }
+
+    /// CHM_ChangeMfaBegin: writes the HSMs' registration tokens to `token_path`, to be
+    /// signed with the NEW private key.
+    void change_mfa_begin(const std::string &username, Role role, const std::string &token_path) {
+        const char *fn = "CHM_ChangeMfaBegin";
+        detail::check(CHM_ChangeMfaBegin(handle(), detail::c_string(username, fn, "username"),
+                                         static_cast<std::uint32_t>(role),
+                                         detail::c_string(token_path, fn, "token_path")),
+                      fn);
+    }
+
+    /// CHM_ChangeMfaFinish: registers the key of `public_key_path` (PEM) with the
+    /// signatures of `signed_path` (or of the file change_mfa_begin wrote), sets the
+    /// user's password, and with `change_quorum` the quorum key too.
+    void change_mfa_finish(const std::optional<std::string> &signed_path,
+                           const std::string &public_key_path, const std::string &new_password,
+                           bool change_quorum = false) {
+        const char *fn = "CHM_ChangeMfaFinish";
+        detail::check(
+            CHM_ChangeMfaFinish(handle(), detail::c_string_or_null(signed_path, fn, "signed_path"),
+                                detail::c_string(public_key_path, fn, "public_key_path"),
+                                detail::c_string(new_password, fn, "new_password"),
+                                detail::change_flags(change_quorum)),
+            fn);
+    }
+
+    /// CHM_ChangeMfaWithSigner: registers or rotates the MFA key of `public_key_path` in
+    /// one call; `signer` signs with its private key. An exception thrown by `signer` stops
+    /// the change and is rethrown here.
+    void change_mfa(const std::string &username, Role role, const std::string &public_key_path,
+                    const std::string &new_password, const Signer &signer,
+                    bool change_quorum = false) {
+        const char *fn = "CHM_ChangeMfaWithSigner";
+        const char *user = detail::c_string(username, fn, "username");
+        const char *pub = detail::c_string(public_key_path, fn, "public_key_path");
+        const char *pass = detail::c_string(new_password, fn, "new_password");
+        detail::SignerBridge bridge(signer);
+        const CHM_RV rv = CHM_ChangeMfaWithSigner(
+            handle(), user, static_cast<std::uint32_t>(role), pub, pass,
+            detail::change_flags(change_quorum), &detail::SignerBridge::callback, &bridge);
+        bridge.rethrow_if_failed();
+        detail::check(rv, fn);
+    }
+
+    /// CHM_DeregisterMfa: removes the user's MFA key (and quorum key) and sets its password.
+    void deregister_mfa(const std::string &username, Role role, const std::string &new_password,
+                        bool change_quorum = false) {
+        const char *fn = "CHM_DeregisterMfa";
+        detail::check(CHM_DeregisterMfa(handle(), detail::c_string(username, fn, "username"),
+                                        static_cast<std::uint32_t>(role),
+                                        detail::c_string(new_password, fn, "new_password"),
+                                        detail::change_flags(change_quorum)),
+                      fn);
+    }
+
+    /// CHM_CreateUser (an admin's session).
+    void create_user(const std::string &username, Role role, const std::string &password) {
+        const char *fn = "CHM_CreateUser";
+        detail::check(CHM_CreateUser(handle(), detail::c_string(username, fn, "username"),
+                                     static_cast<std::uint32_t>(role),
+                                     detail::c_string(password, fn, "password")),
+                      fn);
+    }
+
+    /// CHM_DeleteUser (an admin's session; not a user who is logged in).
+    void delete_user(const std::string &username, Role role) {
+        const char *fn = "CHM_DeleteUser";
+        detail::check(CHM_DeleteUser(handle(), detail::c_string(username, fn, "username"),
+                                     static_cast<std::uint32_t>(role)),
+                      fn);
+    }
+
+    /// CHM_ChangePassword (the user itself, or an admin; an admin also unlocks the user).
+    void change_password(const std::string &username, Role role, const std::string &password) {
+        const char *fn = "CHM_ChangePassword";
+        detail::check(CHM_ChangePassword(handle(), detail::c_string(username, fn, "username"),
+                                         static_cast<std::uint32_t>(role),
+                                         detail::c_string(password, fn, "password")),
+                      fn);
+    }
+
+    /// CHM_ListUsers: the users of the cluster as the JSON of `user list`
+    /// ({"users": [...]}). Needs no login.
+    std::string list_users() const {
+        const CHM_SESSION_HANDLE session = handle();
+        return detail::read_text("CHM_ListUsers", [&](char *buf, std::size_t *len) {
+            return CHM_ListUsers(session, buf, len);
+        });
+    }
+
+    /// CHM_ActivateCluster: the first admin of a new cluster gets `password`.
+    void activate_cluster(const std::string &password) {
+        const char *fn = "CHM_ActivateCluster";
+        detail::check(CHM_ActivateCluster(handle(), detail::c_string(password, fn, "password")),
+                      fn);
+    }
+
+  private:
+    detail::UniqueHandle<detail::SessionCloser> handle_;
+};
 
 }  // namespace cloudhsm_mfa
 

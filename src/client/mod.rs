@@ -4,8 +4,10 @@
 mod cluster;
 mod connection;
 mod session;
+mod signer;
 mod tls;
 mod users;
 
 pub use session::{HsmParticipation, IssuedTokens, LoginReport, Session, SessionOptions};
+pub use signer::Signer;
 pub use users::{Agreed, Strategy, UserList, UserRow};

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use super::cluster::{Cluster, NodeResult};
+use super::signer::Signer;
 use super::users::{merge, UserList};
 use crate::config::ClusterTarget;
 use crate::crypto::{PublicKey, Token};
@@ -189,6 +190,18 @@ impl Session {
     where
         F: Fn(&Token) -> Result<Vec<u8>> + Sync,
     {
+        self.login_mfa_with(username, role, password, &signer).await
+    }
+
+    /// As [`Session::login_mfa_with_signer`], with any [`Signer`] (a [`crate::PrivateKey`],
+    /// or one that signs one token at a time).
+    pub async fn login_mfa_with(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+        signer: &dyn Signer,
+    ) -> Result<LoginReport> {
         let pending = self.issue(Purpose::Login, username, role, password).await?;
         if pending.issued.is_empty() {
             self.undo_login(&pending.done).await;
@@ -196,7 +209,7 @@ impl Session {
                 username: pending.username,
             });
         }
-        let signed = match sign_all(&pending.issued, &signer) {
+        let signed = match sign_all(&pending.issued, signer) {
             Ok(signed) => signed,
             Err(e) => {
                 self.undo_login(&pending.done).await;
@@ -340,10 +353,24 @@ impl Session {
     where
         F: Fn(&Token) -> Result<Vec<u8>> + Sync,
     {
+        self.change_mfa_with(username, role, public_key, password, change_quorum, &signer)
+            .await
+    }
+
+    /// As [`Session::change_mfa_with_signer`], with any [`Signer`].
+    pub async fn change_mfa_with(
+        &mut self,
+        username: &str,
+        role: Role,
+        public_key: &PublicKey,
+        password: &str,
+        change_quorum: bool,
+        signer: &dyn Signer,
+    ) -> Result<()> {
         let pending = self
             .issue(Purpose::Registration, username, role, "")
             .await?;
-        let signed = sign_all(&pending.issued, &signer)?;
+        let signed = sign_all(&pending.issued, signer)?;
         self.redeem_registration(pending, signed, public_key, password, change_quorum)
             .await
     }
@@ -686,13 +713,11 @@ impl Session {
     }
 }
 
-/// Signs every issued token with `signer`, spread over the machine's cores (an RSA
-/// signature takes a fraction of a millisecond, and a cluster may issue 16 tokens). After
-/// one failure no further token is signed: a signer may ask a person or a device.
-fn sign_all<F>(issued: &[(usize, Token)], signer: &F) -> Result<Vec<Signed>>
-where
-    F: Fn(&Token) -> Result<Vec<u8>> + Sync,
-{
+/// Signs every issued token with `signer`: spread over the machine's cores when the signer
+/// allows it (an RSA signature takes a fraction of a millisecond, and a cluster may issue
+/// 16 tokens), else one after the other on this thread. After one failure no further token
+/// is signed: a signer may ask a person or a device.
+fn sign_all(issued: &[(usize, Token)], signer: &dyn Signer) -> Result<Vec<Signed>> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let stopped = AtomicBool::new(false);
     // A part ends with its first failure (`Some`), or with `None` when it stopped because
@@ -703,7 +728,7 @@ where
             if stopped.load(Ordering::SeqCst) {
                 return Err(None);
             }
-            match signer(&token) {
+            match signer.sign(&token) {
                 Ok(signature) => signed.push(Signed {
                     hsm,
                     token,
@@ -717,13 +742,17 @@ where
         }
         Ok(signed)
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(issued.len());
-    let per_worker = issued.len().div_ceil(workers.max(1)).max(1);
+    let workers = if signer.concurrent() {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(issued.len())
+    } else {
+        1
+    };
     let results: Vec<_> = if workers <= 1 {
         vec![sign_part(issued)]
     } else {
+        let per_worker = issued.len().div_ceil(workers);
         std::thread::scope(|scope| {
             let parts: Vec<_> = issued
                 .chunks(per_worker)

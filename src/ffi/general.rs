@@ -37,7 +37,8 @@ pub unsafe extern "C" fn CHM_Initialize(args: *const CHM_INITIALIZE_ARGS) -> CHM
     })
 }
 
-/// Ends the library: every handle is closed and further calls need `CHM_Initialize`.
+/// Ends the library: every handle is closed (open sessions log out on every HSM first) and
+/// further calls need `CHM_Initialize`.
 #[no_mangle]
 pub extern "C" fn CHM_Finalize() -> CHM_RV {
     boundary("CHM_Finalize", handles::finalize)

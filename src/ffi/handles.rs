@@ -72,10 +72,16 @@ pub fn session_context() -> Result<(Option<std::path::PathBuf>, Runtime), FfiErr
     with_state(|s| Ok((s.config_path.clone(), s.runtime.clone())))
 }
 
-/// Ends the library's state; every open handle becomes invalid.
+/// Ends the library's state; every open handle becomes invalid, and every open session
+/// logs out on every HSM before this returns.
 pub fn finalize() -> Result<(), FfiError> {
     let state = lock(&STATE).take().ok_or_else(not_initialized)?;
-    // Objects are dropped outside the lock.
+    // Outside the lock: the logouts talk to the clusters.
+    for object in state.objects.values() {
+        if let Object::Session(session) = object {
+            lock(session).close();
+        }
+    }
     drop(state);
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::guard::{boundary, opt_str_arg, out_arg, str_arg, write_out, write_tex
 use super::handles::{self, lock};
 use super::types::*;
 use crate::blocking::Session;
-use crate::client::SessionOptions;
+use crate::client::{SessionOptions, Signer};
 use crate::config::Config;
 use crate::crypto::{PublicKey, Token, TOKEN_LEN};
 use crate::error::Error;
@@ -45,31 +45,34 @@ fn with_session<T>(
     f(&mut guard).map_err(Into::into)
 }
 
-/// Turns a C signing callback into the signer the session calls for each token.
-fn callback_signer(
-    callback: CHM_SIGN_CALLBACK,
-    user_data: *mut c_void,
-) -> Result<impl Fn(&Token) -> Result<Vec<u8>, Error> + Sync, FfiError> {
-    let callback = callback.ok_or_else(|| FfiError::bad_argument("callback is NULL"))?;
-    // The pointer is the caller's; it is only handed back to the caller's callback.
-    let user_data = user_data as usize;
-    // The library may sign from several threads; the caller's callback is called by one
-    // thread at a time.
-    let one_at_a_time = std::sync::Mutex::new(());
-    // After a failing call the callback is not called again for this operation.
-    let stopped = std::sync::atomic::AtomicBool::new(false);
-    Ok(move |token: &Token| {
-        let _turn = lock(&one_at_a_time);
-        if stopped.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Error::Signer("stopped after the callback failed".into()));
-        }
+/// A C signing callback as a signer: called on the caller's thread, one token after the
+/// other (a callback may ask a person or a device).
+struct CallbackSigner {
+    callback:
+        unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut u8, usize, *mut usize) -> CHM_RV,
+    /// The caller's pointer, only ever handed back to the caller's callback.
+    user_data: usize,
+}
+
+impl CallbackSigner {
+    fn new(callback: CHM_SIGN_CALLBACK, user_data: *mut c_void) -> Result<Self, FfiError> {
+        let callback = callback.ok_or_else(|| FfiError::bad_argument("callback is NULL"))?;
+        Ok(CallbackSigner {
+            callback,
+            user_data: user_data as usize,
+        })
+    }
+}
+
+impl Signer for CallbackSigner {
+    fn sign(&self, token: &Token) -> Result<Vec<u8>, Error> {
         let mut sig = vec![0u8; CHM_MAX_SIGNATURE_LEN];
         let mut written: usize = usize::MAX;
         // SAFETY: the callback is the caller's function; every pointer passed is valid for
         // the call (token: TOKEN_LEN bytes, sig: sig.len() bytes, written: one usize).
         let rv = unsafe {
-            callback(
-                user_data as *mut c_void,
+            (self.callback)(
+                self.user_data as *mut c_void,
                 token.as_ptr(),
                 TOKEN_LEN,
                 sig.as_mut_ptr(),
@@ -81,9 +84,6 @@ fn callback_signer(
             return Err(Error::Signer(format!(
                 "the signing callback returned {rv:#x}"
             )));
-        }
-        if written == usize::MAX || written == 0 || written > sig.len() {
-            stopped.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         if written == usize::MAX {
             return Err(Error::Signer(
@@ -98,7 +98,11 @@ fn callback_signer(
         }
         sig.truncate(written);
         Ok(sig)
-    })
+    }
+
+    fn concurrent(&self) -> bool {
+        false
+    }
 }
 
 /// Opens a session with the cluster `cluster_id` (NULL: the only cluster of the
@@ -235,9 +239,9 @@ pub unsafe extern "C" fn CHM_LoginMfaWithSigner(
             )
         };
         let role = role_arg(role)?;
-        let signer = callback_signer(callback, user_data)?;
+        let signer = CallbackSigner::new(callback, user_data)?;
         with_session(session, |s| {
-            s.login_mfa_with_signer(username, role, password, signer)
+            s.login_mfa_with(username, role, password, &signer)
                 .map(|_| ())
         })
     })
@@ -344,17 +348,17 @@ pub unsafe extern "C" fn CHM_ChangeMfaWithSigner(
         };
         let role = role_arg(role)?;
         let change_quorum = flags_arg(flags)?;
-        let signer = callback_signer(callback, user_data)?;
+        let signer = CallbackSigner::new(callback, user_data)?;
         handles::session(session)?;
         let public_key = PublicKey::load(Path::new(public_key_path))?;
         with_session(session, |s| {
-            s.change_mfa_with_signer(
+            s.change_mfa_with(
                 username,
                 role,
                 &public_key,
                 new_password,
                 change_quorum,
-                signer,
+                &signer,
             )
         })
     })

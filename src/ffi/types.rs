@@ -145,9 +145,10 @@ pub const CHMR_PROTOCOL_ERROR: CHM_RV = 0x80000014;
 /// signature (RSASSA-PKCS1-v1_5 over the token as a SHA-256 digest, as
 /// `openssl pkeyutl -sign -pkeyopt digest:sha256` makes) to `sig`, which has room for
 /// `sig_len` bytes (`CHM_MAX_SIGNATURE_LEN`), and its length to `*sig_out_len`. Returns
-/// `CHMR_OK`, or any other code to stop the operation. Called once per token, on any
-/// thread but never twice at once; `user_data` is passed through; the pointers are valid
-/// only during the call.
+/// `CHMR_OK`, or any other code to stop the operation: the operation then answers
+/// `CHMR_FUNCTION_FAILED`, with the callback's code in the last error, and the callback is
+/// not called again. Called once per token, one after the other, on the calling thread;
+/// `user_data` is passed through; the pointers are valid only during the call.
 pub type CHM_SIGN_CALLBACK = Option<
     unsafe extern "C" fn(
         user_data: *mut std::ffi::c_void,
