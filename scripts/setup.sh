@@ -9,6 +9,8 @@ command -v g++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
 command -v nm >/dev/null || need_apt+=(binutils)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v valgrind >/dev/null || need_apt+=(valgrind)
+command -v script >/dev/null || need_apt+=(bsdutils)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get"
