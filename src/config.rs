@@ -101,6 +101,9 @@ pub struct ClusterTarget {
     pub ca_file: PathBuf,
     /// The enabled servers, in configuration order.
     pub servers: Vec<Server>,
+    /// The client certificate and key for mutual TLS, when both are configured.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -211,6 +214,8 @@ impl Config {
             cluster_id: c.cluster_id.clone(),
             ca_file: base.join(&c.hsm_ca_file),
             servers: c.servers.iter().filter(|s| s.enable).cloned().collect(),
+            client_cert: c.client_cert_hsm_tls_file.as_ref().map(|p| base.join(p)),
+            client_key: c.client_key_hsm_tls_file.as_ref().map(|p| base.join(p)),
         })
     }
 }
@@ -293,6 +298,18 @@ mod tests {
                 .to_string();
             assert!(err.starts_with("c.cfg: ") && err.contains(want), "{err}");
         }
+    }
+
+    #[test]
+    fn client_certificate_paths_are_relative_to_the_config() {
+        let text = r#"{"clusters":[{"cluster":{"hsm_ca_file":"ca","servers":[{"hostname":"h"}],
+            "client_cert_hsm_tls_file":"client.crt","client_key_hsm_tls_file":"/k/client.key"}}]}"#;
+        let t = Config::parse(Path::new("/etc/c.cfg"), text.as_bytes())
+            .unwrap()
+            .select(None)
+            .unwrap();
+        assert_eq!(t.client_cert.as_deref(), Some(Path::new("/etc/client.crt")));
+        assert_eq!(t.client_key.as_deref(), Some(Path::new("/k/client.key")));
     }
 
     #[test]

@@ -179,3 +179,42 @@ fn hsm_certificates_not_signed_by_the_configured_ca_are_refused() {
     assert!(matches!(err, Error::NoHsmReachable { .. }), "{err}");
     assert!(err.to_string().contains("TLS"), "{err}");
 }
+
+#[test]
+fn a_configured_client_certificate_is_loaded_and_half_a_pair_is_refused() {
+    let c = TestCluster::start(1);
+    let cert = c.path("client.crt");
+    let key = c.path("client.key");
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=client",
+        "-days",
+        "1",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ]);
+    let mut config = Config::load(Some(&c.cluster.config_path())).unwrap();
+    config.file.clusters[0].cluster.client_cert_hsm_tls_file = Some(cert.clone());
+    config.file.clusters[0].cluster.client_key_hsm_tls_file = Some(key);
+    let target = config.select(None).unwrap();
+    let mut s = Session::open(&c.rt, &target, &SessionOptions::default()).unwrap();
+    s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap();
+
+    config.file.clusters[0].cluster.client_key_hsm_tls_file = None;
+    let target = config.select(None).unwrap();
+    let err = Session::open(&c.rt, &target, &SessionOptions::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("mutual TLS needs both"), "{err}");
+    assert!(
+        err.to_string().starts_with(&cert.display().to_string()),
+        "{err}"
+    );
+}

@@ -42,7 +42,11 @@ pub struct Cluster {
 impl Cluster {
     /// Prepares the connections (TLS configuration from the cluster CA) and opens them.
     pub async fn open(target: &ClusterTarget, timeout: Duration) -> Result<Self> {
-        let tls = super::tls::client_config(&target.ca_file, None, None)?;
+        let tls = super::tls::client_config(
+            &target.ca_file,
+            target.client_cert.as_deref(),
+            target.client_key.as_deref(),
+        )?;
         let mut cluster = Cluster {
             tls,
             timeout,
