@@ -3,6 +3,7 @@
 // "CHECKS test_cloudhsm_mfa_cpp passed=N failed=M" at the end and exits non-zero on a
 // failure.
 #include "cloudhsm_mfa.hpp"
+#include "test_check.hpp"
 
 #include <stdlib.h>  // mkdtemp
 
@@ -25,64 +26,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int passed = 0;
-int failed = 0;
-
-bool record(bool ok, const char *file, int line, const std::string &what) {
-    if (ok) {
-        ++passed;
-    } else {
-        ++failed;
-        std::cerr << file << ":" << line << ": FAIL: " << what << "\n";
-    }
-    return ok;
-}
-
-#define CHECK(cond) record(static_cast<bool>(cond), __FILE__, __LINE__, #cond)
-template <class T>
-unsigned long long as_number(T value) {
-    if constexpr (std::is_enum_v<T>) {
-        return static_cast<unsigned long long>(static_cast<std::underlying_type_t<T>>(value));
-    } else {
-        return static_cast<unsigned long long>(value);
-    }
-}
-
-// Each side is evaluated once.
-template <class A, class B>
-bool check_eq(const A &a, const B &b, const char *file, int line, const char *what) {
-    const unsigned long long x = as_number(a);
-    const unsigned long long y = as_number(b);
-    return record(x == y, file, line,
-                  std::string(what) + ": " + std::to_string(x) + " != " + std::to_string(y));
-}
-
-#define CHECK_EQ(a, b) check_eq((a), (b), __FILE__, __LINE__, #a " == " #b)
-// `stmt` throws chm::Error with `want_code` and a message containing `needle`.
-#define CHECK_THROWS(stmt, want_code, needle)                                                   \
-    do {                                                                                   \
-        try {                                                                              \
-            stmt;                                                                          \
-            record(false, __FILE__, __LINE__, std::string(#stmt " did not throw"));        \
-        } catch (const chm::Error &e_) {                                                   \
-            record(e_.code() == static_cast<CHM_RV>(want_code) &&                               \
-                       e_.message().find(needle) != std::string::npos,                     \
-                   __FILE__, __LINE__,                                                     \
-                   std::string(#stmt " threw: ") + e_.what() + "; expected " #want_code          \
-                       " and a message containing \"" + (needle) + "\"");                   \
-        }                                                                                  \
-    } while (0)
-#define CHECK_NOTHROW(stmt)                                                                    \
-    do {                                                                                       \
-        try {                                                                                  \
-            stmt;                                                                              \
-            record(true, __FILE__, __LINE__, "");                                              \
-        } catch (const std::exception &e_) {                                                   \
-            record(false, __FILE__, __LINE__, std::string(#stmt " threw: ") + e_.what());     \
-        }                                                                                      \
-    } while (0)
-
-void section(const char *title) { std::cout << "-- " << title << std::endl; }
+using test_check::record;
+using test_check::section;
 
 std::string read_all(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
@@ -441,7 +386,5 @@ int main() {
     std::error_code ec;
     fs::remove_all(p.dir, ec);
     CHECK(!fs::exists(p.dir));
-    std::cout << "CHECKS test_cloudhsm_mfa_cpp passed=" << passed << " failed=" << failed
-              << std::endl;
-    return failed == 0 ? 0 : 1;
+    return test_check::finish("test_cloudhsm_mfa_cpp");
 }

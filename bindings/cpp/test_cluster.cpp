@@ -7,6 +7,7 @@
 // CHM_TEST_NEW_CLUSTER_CONFIG names one to activate. Prints
 // "CHECKS test_cluster_cpp passed=N failed=M" at the end and exits non-zero on a failure.
 #include "cloudhsm_mfa.hpp"
+#include "test_check.hpp"
 
 #include <stdlib.h>  // mkdtemp, setenv
 
@@ -29,61 +30,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int passed = 0;
-int failed = 0;
-
-bool record(bool ok, const char *file, int line, const std::string &what) {
-    if (ok) {
-        ++passed;
-    } else {
-        ++failed;
-        std::cerr << file << ":" << line << ": FAIL: " << what << "\n";
-    }
-    return ok;
-}
-
-#define CHECK(cond) record(static_cast<bool>(cond), __FILE__, __LINE__, #cond)
-#define CHECK_EQ(a, b)                                                                         \
-    do {                                                                                       \
-        const auto a_ = (a);                                                                   \
-        const auto b_ = (b);                                                                   \
-        record(a_ == b_, __FILE__, __LINE__,                                                   \
-               std::string(#a " == " #b ": ") + std::to_string(a_) + " != " +                  \
-                   std::to_string(b_));                                                        \
-    } while (0)
-// `stmt` throws chm::Error with `want_code` and a message containing `needle`.
-#define CHECK_THROWS(stmt, want_code, needle)                                                  \
-    do {                                                                                       \
-        try {                                                                                  \
-            stmt;                                                                              \
-            record(false, __FILE__, __LINE__, std::string(#stmt " did not throw"));            \
-        } catch (const chm::Error &e_) {                                                       \
-            record(e_.code() == static_cast<CHM_RV>(want_code) &&                              \
-                       e_.message().find(needle) != std::string::npos,                         \
-                   __FILE__, __LINE__,                                                         \
-                   std::string(#stmt " threw: ") + e_.what() + "; expected " #want_code        \
-                       " and a message containing \"" + (needle) + "\"");                      \
-        }                                                                                      \
-    } while (0)
-#define CHECK_NOTHROW(stmt)                                                                    \
-    do {                                                                                       \
-        try {                                                                                  \
-            stmt;                                                                              \
-            record(true, __FILE__, __LINE__, "");                                              \
-        } catch (const std::exception &e_) {                                                   \
-            record(false, __FILE__, __LINE__, std::string(#stmt " threw: ") + e_.what());      \
-        }                                                                                      \
-    } while (0)
-#define CHECK_CONTAINS(haystack, needle)                                                       \
-    do {                                                                                       \
-        const std::string h_ = (haystack);                                                     \
-        const std::string n_ = (needle);                                                       \
-        record(h_.find(n_) != std::string::npos, __FILE__, __LINE__,                           \
-               std::string(#haystack " is \"") + h_ + "\"; expected it to contain \"" + n_ +   \
-                   "\"");                                                                      \
-    } while (0)
-
-void section(const char *title) { std::cout << "-- " << title << std::endl; }
+using test_check::record;
+using test_check::section;
 
 // The row CHM_ListUsers shows for a user on which every HSM agrees.
 std::string row(const std::string &name, const std::string &role, bool locked, bool mfa,
@@ -374,6 +322,5 @@ int main() {
     std::error_code ec;
     fs::remove_all(env.dir, ec);
     CHECK(!fs::exists(env.dir));
-    std::cout << "CHECKS test_cluster_cpp passed=" << passed << " failed=" << failed << std::endl;
-    return failed == 0 ? 0 : 1;
+    return test_check::finish("test_cluster_cpp");
 }
