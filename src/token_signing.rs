@@ -108,12 +108,7 @@ impl TokenFile {
     /// Checks each token entry (MFA, registration) or each approver (quorum approval)
     /// against `key`, in file order.
     pub fn check(&self, key: &PublicKey) -> Vec<EntryStatus> {
-        let status = |token: &Token, sig: Option<&[u8]>| match sig {
-            None => EntryStatus::Unsigned,
-            Some(s) if s.len() != key.signature_len() => EntryStatus::WrongLength,
-            Some(s) if key.verify_token(token, s) => EntryStatus::Valid,
-            Some(_) => EntryStatus::Invalid,
-        };
+        let status = |token: &Token, sig: Option<&[u8]>| signature_status(key, token, sig);
         match self.content() {
             Content::Tokens(entries) => entries
                 .iter()
@@ -140,9 +135,9 @@ impl TokenFile {
                     Some(i) => (i, "tokens"),
                 }
             }
-            (Content::Approval(a), Some(name)) => {
-                let name = username::normalize(name).map_err(Error::InvalidArgument)?;
-                let Some(i) = a.signatures.iter().position(|s| s.username == name) else {
+            (Content::Approval(_), Some(name)) => {
+                let Some(i) = self.approver_index(name)? else {
+                    let name = username::normalize(name).map_err(Error::InvalidArgument)?;
                     return Err(Error::Unsigned {
                         origin,
                         field: format!("signatures (user \"{name}\")"),
@@ -195,11 +190,31 @@ impl TokenFile {
         })
     }
 
+    /// The index of `approver`'s approval in a quorum approval file (the name is matched
+    /// case-insensitively); `None` when that user has not approved or the file holds no
+    /// approvals.
+    pub fn approver_index(&self, approver: &str) -> Result<Option<usize>> {
+        let name = username::normalize(approver).map_err(Error::InvalidArgument)?;
+        Ok(self
+            .approval()
+            .and_then(|a| a.signatures.iter().position(|s| s.username == name)))
+    }
+
     fn signature_at(&self, index: usize) -> Option<&[u8]> {
         match self.content() {
             Content::Tokens(e) => e.get(index)?.signed.as_deref(),
             Content::Approval(a) => Some(&a.signatures.get(index)?.signature),
         }
+    }
+}
+
+/// Checks one signature (`None`: not signed yet) over `token` against `key`.
+pub fn signature_status(key: &PublicKey, token: &Token, signature: Option<&[u8]>) -> EntryStatus {
+    match signature {
+        None => EntryStatus::Unsigned,
+        Some(s) if s.len() != key.signature_len() => EntryStatus::WrongLength,
+        Some(s) if key.verify_token(token, s) => EntryStatus::Valid,
+        Some(_) => EntryStatus::Invalid,
     }
 }
 

@@ -531,6 +531,9 @@ fn approvals_are_added_replaced_and_verified_per_user() {
     file.verify(&bob.public_key().unwrap(), Some("alice"))
         .unwrap();
 
+    assert_eq!(file.approver_index("BOB").unwrap(), Some(1));
+    assert_eq!(file.approver_index("carol").unwrap(), None);
+    assert!(file.approver_index("no good").is_err());
     let err = file
         .verify(&bob.public_key().unwrap(), Some("carol"))
         .unwrap_err();

@@ -121,20 +121,17 @@ fn verify(args: VerifyArgs) -> Outcome<Verified> {
             .collect(),
         // `verify` succeeded, so the approver is a valid user name present in the file.
         Content::Approval(a) => {
-            let name = approver
-                .map(cloudhsm_mfa::username::normalize)
-                .transpose()?
-                .unwrap_or_default();
-            a.signatures
-                .iter()
-                .zip(&statuses)
-                .enumerate()
-                .filter(|(_, (s, _))| s.username == name)
-                .map(|(index, (s, status))| VerifiedEntry {
+            let index = match approver {
+                Some(name) => file.approver_index(name).map_err(|e| e.to_string())?,
+                None => None,
+            };
+            index
+                .map(|index| VerifiedEntry {
                     index,
-                    username: Some(s.username.clone()),
-                    status: status.as_str(),
+                    username: Some(a.signatures[index].username.clone()),
+                    status: statuses[index].as_str(),
                 })
+                .into_iter()
                 .collect()
         }
     };

@@ -8,6 +8,7 @@ use super::guard::{boundary, bytes_arg, out_arg, str_arg, write_buffer, write_ou
 use super::handles;
 use super::types::*;
 use crate::crypto::{PrivateKey, PublicKey, Token};
+use crate::token_signing::{signature_status, EntryStatus};
 
 fn token_arg(bytes: &[u8]) -> Result<Token, FfiError> {
     bytes.try_into().map_err(|_| {
@@ -233,8 +234,9 @@ pub unsafe extern "C" fn CHM_VerifyToken(
         let token = token_arg(unsafe { bytes_arg(token, token_len, "token") }?)?;
         // SAFETY: the caller promises `sig_len` readable bytes.
         let sig = unsafe { bytes_arg(sig, sig_len, "sig") }?;
-        if sig.len() != key.signature_len() {
-            return Err(FfiError::new(
+        match signature_status(&key, &token, Some(sig)) {
+            EntryStatus::Valid => Ok(()),
+            EntryStatus::WrongLength => Err(FfiError::new(
                 CHMR_SIGNATURE_LEN_RANGE,
                 format!(
                     "signature is {} bytes; the {}-bit key makes {}-byte signatures",
@@ -242,15 +244,11 @@ pub unsafe extern "C" fn CHM_VerifyToken(
                     key.bits(),
                     key.signature_len()
                 ),
-            ));
-        }
-        if key.verify_token(&token, sig) {
-            Ok(())
-        } else {
-            Err(FfiError::new(
+            )),
+            EntryStatus::Invalid | EntryStatus::Unsigned => Err(FfiError::new(
                 CHMR_SIGNATURE_INVALID,
                 "signature does not verify with the public key",
-            ))
+            )),
         }
     })
 }
