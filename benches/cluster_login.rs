@@ -54,21 +54,27 @@ impl Bench {
         let rt = Runtime::new().unwrap();
         let key = Arc::new(PrivateKey::generate(2048).unwrap());
         let mut admin = Session::open(&rt, &target, &SessionOptions::default()).unwrap();
-        admin.login("admin", Role::Admin, PASSWORD).unwrap();
         admin
-            .create_user("bench", Role::CryptoUser, PASSWORD)
+            .run(async |ses| ses.login("admin", Role::Admin, PASSWORD).await)
+            .unwrap();
+        admin
+            .run(async |ses| ses.create_user("bench", Role::CryptoUser, PASSWORD).await)
             .unwrap();
         let mut user = Session::open(&rt, &target, &SessionOptions::default()).unwrap();
-        user.login("bench", Role::CryptoUser, PASSWORD).unwrap();
+        user.run(async |ses| ses.login("bench", Role::CryptoUser, PASSWORD).await)
+            .unwrap();
         let k = key.clone();
-        user.change_mfa_with_signer(
-            "bench",
-            Role::CryptoUser,
-            &key.public_key().unwrap(),
-            PASSWORD,
-            false,
-            |t| k.sign_token(t),
-        )
+        user.run(async |ses| {
+            ses.change_mfa_with(
+                "bench",
+                Role::CryptoUser,
+                &key.public_key().unwrap(),
+                PASSWORD,
+                false,
+                &*k,
+            )
+            .await
+        })
         .unwrap();
         Bench {
             _dir: dir,
@@ -86,12 +92,18 @@ impl Bench {
     /// One MFA login on a warm session (the logout after it is not timed).
     fn timed_login(&self, s: &mut Session) -> Duration {
         let start = Instant::now();
-        s.login_mfa_with_signer("bench", Role::CryptoUser, PASSWORD, |t| {
-            self.key.sign_token(t)
+        s.run(async |ses| {
+            ses.login_mfa_with(
+                "bench",
+                Role::CryptoUser,
+                PASSWORD,
+                &|t: &cloudhsm_mfa::Token| self.key.sign_token(t),
+            )
+            .await
         })
         .unwrap();
         let took = start.elapsed();
-        s.logout().unwrap();
+        s.run(async |ses| ses.logout().await).unwrap();
         took
     }
 }

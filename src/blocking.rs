@@ -1,20 +1,28 @@
 //! The blocking face of the client, for the C ABI, the CLI and plain Rust programs: the
-//! same session, driven on one runtime that the caller owns (the C ABI creates it in
-//! `CHM_Initialize` and ends it in `CHM_Finalize`). Safe to use from many threads, each
-//! with its own session.
+//! same [`client::Session`], driven on one runtime that the caller owns (the C ABI creates
+//! it in `CHM_Initialize` and ends it in `CHM_Finalize`). Every operation goes through
+//! [`Session::run`]:
+//!
+//! ```no_run
+//! # fn demo(s: &mut cloudhsm_mfa::blocking::Session) -> cloudhsm_mfa::Result<()> {
+//! use cloudhsm_mfa::Role;
+//! s.run(async |s| s.login("admin", Role::Admin, "password1").await)?;
+//! let users = s.run(async |s| s.list_users().await)?;
+//! # Ok(()) }
+//! ```
 
-use std::path::Path;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
-use crate::client::{self, IssuedTokens, LoginReport, SessionOptions, Signer, UserList};
+use crate::client::{self, SessionOptions};
 use crate::config::ClusterTarget;
-use crate::crypto::{PublicKey, Token};
 use crate::error::{Error, Result};
-use crate::proto::Role;
 
 /// The runtime that drives every blocking session: two worker threads for the network.
 #[derive(Clone)]
 pub struct Runtime {
-    rt: std::sync::Arc<tokio::runtime::Runtime>,
+    rt: Arc<tokio::runtime::Runtime>,
 }
 
 impl Runtime {
@@ -24,20 +32,50 @@ impl Runtime {
             .thread_name("cloudhsm-mfa-io")
             .enable_all()
             .build()
-            .map_err(|e| Error::Session(format!("cannot start the I/O runtime: {e}")))?;
-        Ok(Runtime {
-            rt: std::sync::Arc::new(rt),
-        })
+            .map_err(|e| Error::Runtime {
+                reason: e.to_string(),
+            })?;
+        Ok(Runtime { rt: Arc::new(rt) })
     }
 
     /// Runs `future` to completion on this runtime, blocking the calling thread.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    ///
+    /// Called from inside the runtime (a signing callback that calls back into the
+    /// library, on the thread of the call that invoked it), the future is driven right
+    /// here on this thread, with the runtime's workers serving its I/O, instead of
+    /// starting a runtime within a runtime.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return drive_here(future);
+        }
         self.rt.block_on(future)
     }
 }
 
-/// A blocking session with one cluster. See [`client::Session`] for each operation. It
-/// keeps the runtime alive while it exists.
+/// Wakes the thread that drives a future.
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `future` on this thread until it is ready, parking between wake-ups.
+fn drive_here<F: Future>(future: F) -> F::Output {
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// A blocking session with one cluster; every operation of [`client::Session`] runs
+/// through [`Session::run`]. It keeps the runtime alive while it exists.
 pub struct Session {
     rt: Runtime,
     inner: client::Session,
@@ -53,158 +91,44 @@ impl Session {
         })
     }
 
+    /// Runs one operation of the session to completion, blocking the calling thread.
+    pub fn run<T>(&mut self, operation: impl AsyncFnOnce(&mut client::Session) -> T) -> T {
+        self.rt.block_on(operation(&mut self.inner))
+    }
+
+    /// Ends the login, if any, on every HSM before it returns.
+    pub fn close(&mut self) {
+        self.run(async |s| s.close().await)
+    }
+}
+
+impl Session {
+    /// The number of HSMs in the cluster.
     pub fn hsm_count(&self) -> usize {
         self.inner.hsm_count()
     }
 
-    pub fn logged_in(&self) -> Option<(&str, Role)> {
+    /// The logged-in user and role, if any.
+    pub fn logged_in(&self) -> Option<(&str, crate::user::Role)> {
         self.inner.logged_in()
     }
+}
 
-    pub fn login(&mut self, username: &str, role: Role, password: &str) -> Result<LoginReport> {
-        self.rt.block_on(self.inner.login(username, role, password))
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    pub fn login_mfa_begin(
-        &mut self,
-        username: &str,
-        role: Role,
-        password: &str,
-        token_path: &Path,
-    ) -> Result<IssuedTokens> {
-        self.rt.block_on(
-            self.inner
-                .login_mfa_begin(username, role, password, token_path),
-        )
-    }
-
-    pub fn login_mfa_finish(&mut self, signed_path: Option<&Path>) -> Result<LoginReport> {
-        self.rt.block_on(self.inner.login_mfa_finish(signed_path))
-    }
-
-    pub fn login_mfa_with_signer<F>(
-        &mut self,
-        username: &str,
-        role: Role,
-        password: &str,
-        signer: F,
-    ) -> Result<LoginReport>
-    where
-        F: Fn(&Token) -> Result<Vec<u8>> + Sync,
-    {
-        self.login_mfa_with(username, role, password, &signer)
-    }
-
-    pub fn login_mfa_with(
-        &mut self,
-        username: &str,
-        role: Role,
-        password: &str,
-        signer: &dyn Signer,
-    ) -> Result<LoginReport> {
-        self.rt
-            .block_on(self.inner.login_mfa_with(username, role, password, signer))
-    }
-
-    pub fn close(&mut self) {
-        self.rt.block_on(self.inner.close())
-    }
-
-    pub fn logout(&mut self) -> Result<()> {
-        self.rt.block_on(self.inner.logout())
-    }
-
-    pub fn list_users(&mut self) -> Result<UserList> {
-        self.rt.block_on(self.inner.list_users())
-    }
-
-    pub fn create_user(&mut self, username: &str, role: Role, password: &str) -> Result<()> {
-        self.rt
-            .block_on(self.inner.create_user(username, role, password))
-    }
-
-    pub fn delete_user(&mut self, username: &str, role: Role) -> Result<()> {
-        self.rt.block_on(self.inner.delete_user(username, role))
-    }
-
-    pub fn change_password(&mut self, username: &str, role: Role, password: &str) -> Result<()> {
-        self.rt
-            .block_on(self.inner.change_password(username, role, password))
-    }
-
-    pub fn activate_cluster(&mut self, password: &str) -> Result<()> {
-        self.rt.block_on(self.inner.activate_cluster(password))
-    }
-
-    pub fn change_mfa_begin(
-        &mut self,
-        username: &str,
-        role: Role,
-        token_path: &Path,
-    ) -> Result<IssuedTokens> {
-        self.rt
-            .block_on(self.inner.change_mfa_begin(username, role, token_path))
-    }
-
-    pub fn change_mfa_finish(
-        &mut self,
-        signed_path: Option<&Path>,
-        public_key: &PublicKey,
-        password: &str,
-        change_quorum: bool,
-    ) -> Result<()> {
-        self.rt.block_on(self.inner.change_mfa_finish(
-            signed_path,
-            public_key,
-            password,
-            change_quorum,
-        ))
-    }
-
-    pub fn change_mfa_with_signer<F>(
-        &mut self,
-        username: &str,
-        role: Role,
-        public_key: &PublicKey,
-        password: &str,
-        change_quorum: bool,
-        signer: F,
-    ) -> Result<()>
-    where
-        F: Fn(&Token) -> Result<Vec<u8>> + Sync,
-    {
-        self.change_mfa_with(username, role, public_key, password, change_quorum, &signer)
-    }
-
-    pub fn change_mfa_with(
-        &mut self,
-        username: &str,
-        role: Role,
-        public_key: &PublicKey,
-        password: &str,
-        change_quorum: bool,
-        signer: &dyn Signer,
-    ) -> Result<()> {
-        self.rt.block_on(self.inner.change_mfa_with(
-            username,
-            role,
-            public_key,
-            password,
-            change_quorum,
-            signer,
-        ))
-    }
-
-    pub fn deregister_mfa(
-        &mut self,
-        username: &str,
-        role: Role,
-        password: &str,
-        change_quorum: bool,
-    ) -> Result<()> {
-        self.rt.block_on(
-            self.inner
-                .deregister_mfa(username, role, password, change_quorum),
-        )
+    #[test]
+    fn a_future_run_from_inside_the_runtime_is_driven_on_the_same_thread() {
+        let rt = Runtime::new().unwrap();
+        let caller = std::thread::current().id();
+        let inner = rt.block_on(async {
+            // As a signing callback would, from inside the runtime.
+            rt.block_on(async {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                std::thread::current().id()
+            })
+        });
+        assert_eq!(inner, caller);
     }
 }

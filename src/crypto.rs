@@ -201,13 +201,14 @@ impl PrivateKey {
             3072 => KeySize::Rsa3072,
             4096 => KeySize::Rsa4096,
             _ => {
-                return Err(Error::InvalidArgument(format!(
-                    "cannot generate an RSA key of {bits} bits; choose 2048, 3072 or 4096"
-                )))
+                return Err(Error::invalid_argument(
+                    "bits",
+                    format!("cannot generate an RSA key of {bits} bits; choose 2048, 3072 or 4096"),
+                ))
             }
         };
-        let pair = KeyPair::generate(size)
-            .map_err(|_| Error::Crypto("RSA key generation failed".into()))?;
+        let pair =
+            KeyPair::generate(size).map_err(|_| Error::crypto("RSA key generation failed"))?;
         Ok(PrivateKey { pair, bits })
     }
 
@@ -224,11 +225,11 @@ impl PrivateKey {
     /// Signs a 32-byte token as a SHA-256 digest (RSASSA-PKCS1-v1_5).
     pub fn sign_token(&self, token: &Token) -> Result<Vec<u8>> {
         let digest = Digest::import_less_safe(token, &SHA256)
-            .map_err(|_| Error::Crypto("bad digest length".into()))?;
+            .map_err(|_| Error::crypto("bad digest length"))?;
         let mut sig = vec![0u8; self.signature_len()];
         self.pair
             .sign_digest(&RSA_PKCS1_SHA256, &digest, &mut sig)
-            .map_err(|_| Error::Crypto("RSA signing failed".into()))?;
+            .map_err(|_| Error::crypto("RSA signing failed"))?;
         Ok(sig)
     }
 
@@ -238,7 +239,7 @@ impl PrivateKey {
             .pair
             .public_key()
             .as_der()
-            .map_err(|_| Error::Crypto("cannot encode the public key".into()))?;
+            .map_err(|_| Error::crypto("cannot encode the public key"))?;
         PublicKey::from_spki_der(spki.as_ref(), &Origin::Buffer)
     }
 
@@ -247,10 +248,10 @@ impl PrivateKey {
         let der = self
             .pair
             .as_der()
-            .map_err(|_| Error::Crypto("cannot encode the private key".into()))?;
+            .map_err(|_| Error::crypto("cannot encode the private key"))?;
         let pem =
             pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, der.as_ref())
-                .map_err(|e| Error::Crypto(format!("cannot encode PEM: {e}")))?;
+                .map_err(|e| Error::crypto(format!("cannot encode PEM: {e}")))?;
         Ok(Zeroizing::new(pem))
     }
 
@@ -258,8 +259,9 @@ impl PrivateKey {
     /// are staged first, so a failure leaves both paths as they were.
     pub fn write_pair(&self, private_path: &Path, public_path: &Path) -> Result<()> {
         if private_path == public_path {
-            return Err(Error::InvalidArgument(
-                "the private and public key paths must differ".into(),
+            return Err(Error::invalid_argument(
+                "path",
+                "the private and public key paths must differ",
             ));
         }
         let private_pem = self.to_pkcs8_pem()?;
@@ -394,7 +396,7 @@ impl PublicKey {
     /// The key as PEM ("BEGIN PUBLIC KEY").
     pub fn to_pem(&self) -> Result<String> {
         pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.spki_der)
-            .map_err(|e| Error::Crypto(format!("cannot encode PEM: {e}")))
+            .map_err(|e| Error::crypto(format!("cannot encode PEM: {e}")))
     }
 }
 
@@ -416,7 +418,7 @@ pub fn sha256(data: &[u8]) -> Token {
 /// Fills a fresh token with random bytes.
 pub fn random_token() -> Result<Token> {
     let mut t = [0u8; TOKEN_LEN];
-    aws_lc_rs::rand::fill(&mut t).map_err(|_| Error::Crypto("no randomness available".into()))?;
+    aws_lc_rs::rand::fill(&mut t).map_err(|_| Error::crypto("no randomness available"))?;
     Ok(t)
 }
 
@@ -478,7 +480,7 @@ mod tests {
     fn generate_refuses_odd_sizes() {
         assert!(matches!(
             PrivateKey::generate(1024),
-            Err(Error::InvalidArgument(_))
+            Err(Error::InvalidArgument { .. })
         ));
     }
 }

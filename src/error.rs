@@ -72,8 +72,9 @@ impl fmt::Display for KeyProblem {
     }
 }
 
-/// The errors of the library.
+/// The errors of the library. New variants may be added: match with a `_` arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
@@ -188,18 +189,24 @@ pub enum Error {
     /// A signed token file lacks the token an HSM issued.
     #[error("{origin}: tokens: no entry for the token that HSM {hsm} issued; sign the token file that the same command wrote")]
     TokenMissing { origin: Origin, hsm: String },
-    /// A signer (a callback or closure given by the caller) failed.
-    #[error("the signer failed: {0}")]
-    Signer(String),
-    /// The session's state does not allow the call.
-    #[error("{0}")]
-    Session(String),
-    /// A caller passed an argument that cannot be used.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// A signer (a key, a callback or closure given by the caller) failed.
+    #[error("the signer failed: {reason}")]
+    Signer { reason: String },
+    /// A second phase was called with no first phase waiting for it in this session.
+    #[error("no {operation} is waiting for a signed token file; run its first phase first")]
+    NothingPending { operation: String },
+    /// The I/O runtime that drives the sessions could not start.
+    #[error("cannot start the I/O runtime: {reason}")]
+    Runtime { reason: String },
+    /// A caller passed an argument that cannot be used; `argument` names it.
+    #[error("{reason}")]
+    InvalidArgument {
+        argument: &'static str,
+        reason: String,
+    },
     /// The cryptographic engine failed (should not happen with valid keys).
-    #[error("cryptographic operation failed: {0}")]
-    Crypto(String),
+    #[error("cryptographic operation failed: {operation}")]
+    Crypto { operation: String },
 }
 
 impl Error {
@@ -214,6 +221,20 @@ impl Error {
             field: field.into(),
             entry,
             reason: reason.into(),
+        }
+    }
+
+    /// An argument that cannot be used: `argument` names it, `reason` says why.
+    pub fn invalid_argument(argument: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            argument,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn crypto(operation: impl Into<String>) -> Self {
+        Error::Crypto {
+            operation: operation.into(),
         }
     }
 

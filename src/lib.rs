@@ -12,15 +12,18 @@ pub mod error;
 pub mod ffi;
 pub mod fs_atomic;
 pub mod proto;
+pub mod signer;
 mod strict_json;
 pub mod token_file;
 pub mod token_signing;
-pub mod username;
+pub mod user;
 
 pub use crypto::{PrivateKey, PublicKey, Token, TOKEN_LEN};
 pub use error::{Error, KeyProblem, Origin, Result};
+pub use signer::{KeySpec, Signer};
 pub use token_file::{Approver, Content, QuorumApproval, TokenEntry, TokenFile, TokenFileKind};
 pub use token_signing::{sign_file, EntryStatus, SignedFile};
+pub use user::Role;
 
 /// The library's version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+pub use crate::user::Role;
+
 /// The protocol version a client states in `hello`.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// The largest frame body, in bytes.
@@ -34,44 +36,6 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
-    }
-}
-
-/// User roles (SPEC §4). Case-sensitive on the wire: `admin`, `crypto-user`,
-/// `unactivated-admin`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Role {
-    #[serde(rename = "admin")]
-    Admin,
-    #[serde(rename = "crypto-user")]
-    CryptoUser,
-    #[serde(rename = "unactivated-admin")]
-    UnactivatedAdmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::CryptoUser => "crypto-user",
-            Role::UnactivatedAdmin => "unactivated-admin",
-        }
-    }
-
-    /// Parses a role as users type it (case-sensitive).
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "crypto-user" => Some(Role::CryptoUser),
-            "unactivated-admin" => Some(Role::UnactivatedAdmin),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

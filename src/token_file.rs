@@ -13,7 +13,7 @@ use crate::crypto::{sha256, Token, TOKEN_LEN};
 use crate::error::{Error, Origin, Result};
 use crate::fs_atomic::{self, PRIVATE_MODE};
 use crate::strict_json;
-use crate::username;
+use crate::user;
 
 /// The only `version` the format has.
 pub const FORMAT_VERSION: &str = "2.0";
@@ -127,7 +127,7 @@ impl TokenFile {
     /// A new registration token file for one piece of approval data (at most 245 bytes).
     pub fn new_registration(approval_data: Vec<u8>) -> Result<Self> {
         if approval_data.is_empty() || approval_data.len() > MAX_REGISTRATION_DATA_LEN {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument("approval_data", format!(
                 "registration approval data is {} bytes; it must be 1 to {MAX_REGISTRATION_DATA_LEN}",
                 approval_data.len()
             )));
@@ -143,7 +143,10 @@ impl TokenFile {
     /// A new quorum approval file with no signatures yet.
     pub fn new_approval(approval_data: Vec<u8>) -> Result<Self> {
         if approval_data.is_empty() {
-            return Err(Error::InvalidArgument("approval data is empty".into()));
+            return Err(Error::invalid_argument(
+                "approval_data",
+                "approval data is empty",
+            ));
         }
         let token = sha256(&approval_data);
         Ok(TokenFile {
@@ -158,15 +161,17 @@ impl TokenFile {
 
     fn from_entries(entries: Vec<TokenEntry>) -> Result<Self> {
         if entries.is_empty() {
-            return Err(Error::InvalidArgument(
-                "a token file needs at least one token".into(),
+            return Err(Error::invalid_argument(
+                "tokens",
+                "a token file needs at least one token",
             ));
         }
         for (i, e) in entries.iter().enumerate() {
             if entries[..i].iter().any(|p| p.unsigned == e.unsigned) {
-                return Err(Error::InvalidArgument(format!(
-                    "token {i} is the same as an earlier one; tokens must be distinct"
-                )));
+                return Err(Error::invalid_argument(
+                    "tokens",
+                    format!("token {i} is the same as an earlier one; tokens must be distinct"),
+                ));
             }
         }
         Ok(TokenFile {
@@ -564,7 +569,7 @@ impl Parser<'_> {
             let field = at("username");
             let name = self.string(fields.get("username"), &field, Some(i))?;
             let username =
-                username::normalize(name).map_err(|why| self.err(&field, Some(i), why))?;
+                user::normalize_username(name).map_err(|why| self.err(&field, Some(i), why))?;
             if let Some(j) = signatures.iter().position(|s| s.username == username) {
                 return Err(self.err(
                     field,

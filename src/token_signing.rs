@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::crypto::{PrivateKey, PublicKey, Token};
+use crate::crypto::{PublicKey, Token};
 use crate::error::{Error, Result};
+use crate::signer::{sign_many, KeySpec, Signer};
 use crate::token_file::{Approver, Content, TokenFile, TokenFileKind, SIGNATURE_LENS};
-use crate::username;
+use crate::user;
 
 /// The outcome of checking one token entry, or one approver, against a public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,36 +37,38 @@ impl EntryStatus {
 }
 
 impl TokenFile {
-    /// Signs the file with `key`.
+    /// Signs the file with `signer` (a [`crate::PrivateKey`], or any [`Signer`]).
     ///
     /// An MFA or registration file gets every entry's `signed` filled (a signature already
     /// there is replaced); `approver` must be `None`. A quorum approval file gets the
     /// approval of `approver` added, or replaced when that user already approved.
     /// Returns the number of signatures made.
-    pub fn sign(&mut self, key: &PrivateKey, approver: Option<&str>) -> Result<usize> {
+    pub fn sign(&mut self, signer: &dyn Signer, approver: Option<&str>) -> Result<usize> {
         let kind = self.kind();
         match (self.content_mut(), approver) {
             (Content::Tokens(entries), None) => {
-                let signatures = entries
-                    .iter()
-                    .map(|e| key.sign_token(&e.unsigned))
-                    .collect::<Result<Vec<_>>>()?;
+                let tokens: Vec<Token> = entries.iter().map(|e| e.unsigned).collect();
+                let signatures = sign_many(&tokens, signer)?;
                 for (e, s) in entries.iter_mut().zip(signatures) {
                     e.signed = Some(s);
                 }
                 Ok(entries.len())
             }
-            (Content::Tokens(_), Some(_)) => Err(Error::InvalidArgument(format!(
-                "a user name is given only to sign a quorum approval file; this is {}",
-                kind_name(kind)
-            ))),
+            (Content::Tokens(_), Some(_)) => Err(Error::invalid_argument(
+                "approver",
+                format!(
+                    "a user name is given only to sign a quorum approval file; this is {}",
+                    kind_name(kind)
+                ),
+            )),
             (Content::Approval(a), Some(name)) => {
-                let signature = key.sign_token(&a.token)?;
+                let signature = signer.sign(&a.token)?;
                 upsert_approver(&mut a.signatures, name, signature)?;
                 Ok(1)
             }
-            (Content::Approval(_), None) => Err(Error::InvalidArgument(
-                "signing a quorum approval file needs the approver's user name".into(),
+            (Content::Approval(_), None) => Err(Error::invalid_argument(
+                "approver",
+                "signing a quorum approval file needs the approver's user name",
             )),
         }
     }
@@ -78,17 +81,21 @@ impl TokenFile {
             Content::Tokens(entries) => {
                 let count = entries.len();
                 let entry = entries.get_mut(index).ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "token index {index} is out of range; the file has {count} tokens"
-                    ))
+                    Error::invalid_argument(
+                        "index",
+                        format!("token index {index} is out of range; the file has {count} tokens"),
+                    )
                 })?;
                 entry.signed = Some(signature);
                 Ok(())
             }
-            Content::Approval(_) => Err(Error::InvalidArgument(format!(
-                "{} has no token entries; add an approval instead",
-                kind_name(kind)
-            ))),
+            Content::Approval(_) => Err(Error::invalid_argument(
+                "index",
+                format!(
+                    "{} has no token entries; add an approval instead",
+                    kind_name(kind)
+                ),
+            )),
         }
     }
 
@@ -98,10 +105,13 @@ impl TokenFile {
         let kind = self.kind();
         match self.content_mut() {
             Content::Approval(a) => upsert_approver(&mut a.signatures, approver, signature),
-            Content::Tokens(_) => Err(Error::InvalidArgument(format!(
-                "{} takes no approvals; sign its tokens instead",
-                kind_name(kind)
-            ))),
+            Content::Tokens(_) => Err(Error::invalid_argument(
+                "approver",
+                format!(
+                    "{} takes no approvals; sign its tokens instead",
+                    kind_name(kind)
+                ),
+            )),
         }
     }
 
@@ -137,7 +147,8 @@ impl TokenFile {
             }
             (Content::Approval(_), Some(name)) => {
                 let Some(i) = self.approver_index(name)? else {
-                    let name = username::normalize(name).map_err(Error::InvalidArgument)?;
+                    let name = user::normalize_username(name)
+                        .map_err(|e| Error::invalid_argument("username", e))?;
                     return Err(Error::Unsigned {
                         origin,
                         field: format!("signatures (user \"{name}\")"),
@@ -150,14 +161,18 @@ impl TokenFile {
                 (i, "signatures")
             }
             (Content::Tokens(_), Some(_)) => {
-                return Err(Error::InvalidArgument(format!(
-                    "a user name is given only to verify a quorum approval file; this is {}",
-                    kind_name(self.kind())
-                )))
+                return Err(Error::invalid_argument(
+                    "approver",
+                    format!(
+                        "a user name is given only to verify a quorum approval file; this is {}",
+                        kind_name(self.kind())
+                    ),
+                ))
             }
             (Content::Approval(_), None) => {
-                return Err(Error::InvalidArgument(
-                    "verifying a quorum approval file needs the approver's user name".into(),
+                return Err(Error::invalid_argument(
+                    "approver",
+                    "verifying a quorum approval file needs the approver's user name",
                 ))
             }
         };
@@ -194,7 +209,8 @@ impl TokenFile {
     /// case-insensitively); `None` when that user has not approved or the file holds no
     /// approvals.
     pub fn approver_index(&self, approver: &str) -> Result<Option<usize>> {
-        let name = username::normalize(approver).map_err(Error::InvalidArgument)?;
+        let name = user::normalize_username(approver)
+            .map_err(|e| Error::invalid_argument("username", e))?;
         Ok(self
             .approval()
             .and_then(|a| a.signatures.iter().position(|s| s.username == name)))
@@ -230,14 +246,18 @@ fn check_len(len: usize) -> Result<()> {
     if SIGNATURE_LENS.contains(&len) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(format!(
+        Err(Error::invalid_argument(
+            "approver",
+            format!(
             "signature is {len} bytes; RSA 2048, 3072 and 4096 signatures are 256, 384 or 512 bytes"
-        )))
+        ),
+        ))
     }
 }
 
 fn upsert_approver(list: &mut Vec<Approver>, name: &str, signature: Vec<u8>) -> Result<()> {
-    let username = username::normalize(name).map_err(Error::InvalidArgument)?;
+    let username =
+        user::normalize_username(name).map_err(|e| Error::invalid_argument("username", e))?;
     match list.iter_mut().find(|a| a.username == username) {
         Some(existing) => existing.signature = signature,
         None => list.push(Approver {
@@ -259,7 +279,8 @@ pub struct SignedFile {
     pub signatures: usize,
 }
 
-/// Signs the token file at `token_path` with the private key at `key_path` and writes the
+/// Signs the token file at `token_path` with the private key `key_path` names (a PEM file,
+/// or a `pkcs11:` URI: [`KeySpec`]) and writes the
 /// result to `output` (or back to `token_path`), atomically. `approver` is the approving
 /// user for a quorum approval file. On any failure nothing is written.
 pub fn sign_file(
@@ -269,8 +290,8 @@ pub fn sign_file(
     approver: Option<&str>,
 ) -> Result<SignedFile> {
     let mut file = TokenFile::load(token_path)?;
-    let key = PrivateKey::load(key_path)?;
-    let signatures = file.sign(&key, approver)?;
+    let signer = KeySpec::from_path(key_path)?.open()?;
+    let signatures = file.sign(&*signer, approver)?;
     let path = output.unwrap_or(token_path).to_path_buf();
     file.write(&path)?;
     Ok(SignedFile {

@@ -21,8 +21,11 @@ fn a_node_down_during_login_does_not_stop_the_others() {
     c.cluster.stop_node(1).unwrap();
     let mut s = c.session();
     let token = c.path("t.json");
-    s.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
-        .unwrap();
+    s.run(async |ses| {
+        ses.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
+            .await
+    })
+    .unwrap();
     assert_eq!(
         cloudhsm_mfa::TokenFile::load(&token)
             .unwrap()
@@ -34,7 +37,7 @@ fn a_node_down_during_login_does_not_stop_the_others() {
     let mut file = cloudhsm_mfa::TokenFile::load(&token).unwrap();
     file.sign(&key, None).unwrap();
     file.write(&token).unwrap();
-    let report = s.login_mfa_finish(None).unwrap();
+    let report = s.run(async |ses| ses.login_mfa_finish(None).await).unwrap();
     let took_part: Vec<bool> = report.hsms.iter().map(|h| h.took_part).collect();
     assert_eq!(took_part, [true, false, true]);
     assert!(
@@ -54,7 +57,10 @@ fn a_user_change_that_a_node_misses_is_reported_and_listed_as_inconsistent() {
     let mut admin = c.admin();
     c.cluster.stop_node(2).unwrap();
     let err = admin
-        .create_user("bob", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("bob", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap_err();
     assert!(
         matches!(
@@ -83,18 +89,26 @@ fn a_node_down_during_registration_leaves_the_user_inconsistent() {
     let c = TestCluster::start(3);
     let key = PrivateKey::generate(2048).unwrap();
     c.admin()
-        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     let mut s = c.session();
-    s.login("alice", Role::CryptoUser, USER_PASSWORD).unwrap();
+    s.run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
+        .unwrap();
     let reg = c.path("reg.json");
-    s.change_mfa_begin("alice", Role::CryptoUser, &reg).unwrap();
+    s.run(async |ses| ses.change_mfa_begin("alice", Role::CryptoUser, &reg).await)
+        .unwrap();
     c.cluster.stop_node(0).unwrap();
     let mut file = cloudhsm_mfa::TokenFile::load(&reg).unwrap();
     file.sign(&key, None).unwrap();
     file.write(&reg).unwrap();
     let err = s
-        .change_mfa_finish(None, &key.public_key().unwrap(), USER_PASSWORD, false)
+        .run(async |ses| {
+            ses.change_mfa_finish(None, &key.public_key().unwrap(), USER_PASSWORD, false)
+                .await
+        })
         .unwrap_err();
     assert!(
         matches!(
@@ -121,9 +135,13 @@ fn a_session_reconnects_to_a_node_that_comes_back() {
     c.cluster.stop_node(0).unwrap();
     assert_eq!(user_list(&mut s)["users"].as_array().unwrap().len(), 1);
     c.cluster.start_node(0).unwrap();
-    s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap();
-    s.create_user("carol", Role::CryptoUser, USER_PASSWORD)
+    s.run(async |ses| ses.login("admin", Role::Admin, ADMIN_PASSWORD).await)
         .unwrap();
+    s.run(async |ses| {
+        ses.create_user("carol", Role::CryptoUser, USER_PASSWORD)
+            .await
+    })
+    .unwrap();
     assert_eq!(row(&user_list(&mut s), "carol")["cluster-coverage"], "full");
 }
 
@@ -133,7 +151,9 @@ fn no_reachable_node_is_a_clear_error() {
     let mut s = c.session();
     c.cluster.stop_node(0).unwrap();
     c.cluster.stop_node(1).unwrap();
-    let err = s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap_err();
+    let err = s
+        .run(async |ses| ses.login("admin", Role::Admin, ADMIN_PASSWORD).await)
+        .unwrap_err();
     assert!(matches!(err, Error::NoHsmReachable { .. }), "{err}");
     assert!(
         err.to_string().contains("hsm-1") && err.to_string().contains("hsm-2"),
@@ -152,11 +172,12 @@ fn sixteen_threads_log_in_with_mfa_at_once_through_the_blocking_face() {
             std::thread::spawn(move || {
                 let mut s = c.session();
                 for _ in 0..5 {
-                    s.login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |t| {
-                        key.sign_token(t)
+                    s.run(async |ses| {
+                        ses.login_mfa_with("alice", Role::CryptoUser, USER_PASSWORD, &*key)
+                            .await
                     })
                     .unwrap();
-                    s.logout().unwrap();
+                    s.run(async |ses| ses.logout().await).unwrap();
                 }
             })
         })
@@ -175,7 +196,9 @@ fn hsm_certificates_not_signed_by_the_configured_ca_are_refused() {
     config.file.clusters[0].cluster.hsm_ca_file = other.cluster.ca_path();
     let target = config.select(None).unwrap();
     let mut s = Session::open(&c.rt, &target, &SessionOptions::default()).unwrap();
-    let err = s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap_err();
+    let err = s
+        .run(async |ses| ses.login("admin", Role::Admin, ADMIN_PASSWORD).await)
+        .unwrap_err();
     assert!(matches!(err, Error::NoHsmReachable { .. }), "{err}");
     assert!(err.to_string().contains("TLS"), "{err}");
 }
@@ -205,7 +228,8 @@ fn a_configured_client_certificate_is_loaded_and_half_a_pair_is_refused() {
     config.file.clusters[0].cluster.client_key_hsm_tls_file = Some(key);
     let target = config.select(None).unwrap();
     let mut s = Session::open(&c.rt, &target, &SessionOptions::default()).unwrap();
-    s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap();
+    s.run(async |ses| ses.login("admin", Role::Admin, ADMIN_PASSWORD).await)
+        .unwrap();
 
     config.file.clusters[0].cluster.client_key_hsm_tls_file = None;
     let target = config.select(None).unwrap();

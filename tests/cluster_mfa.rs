@@ -17,23 +17,32 @@ fn the_documented_flow_with_openssl_registers_and_logs_in() {
     let c = TestCluster::start(3);
     let (key, public) = openssl_key_pair(c.dir.path(), "mfa");
     c.admin()
-        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
 
     // Registration: alice logs in with her password, asks for registration tokens, signs
     // them by hand with openssl and hands back the signed file and her public key.
     let mut s = c.session();
-    s.login("alice", Role::CryptoUser, USER_PASSWORD).unwrap();
+    s.run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
+        .unwrap();
     let reg = c.path("register.json");
-    let issued = s.change_mfa_begin("alice", Role::CryptoUser, &reg).unwrap();
+    let issued = s
+        .run(async |ses| ses.change_mfa_begin("alice", Role::CryptoUser, &reg).await)
+        .unwrap();
     assert_eq!(issued.tokens, 3, "one token per HSM");
     sign_like_the_aws_guide(&reg, &key, &reg);
-    s.change_mfa_finish(
-        None,
-        &PublicKey::load(&public).unwrap(),
-        USER_PASSWORD,
-        false,
-    )
+    s.run(async |ses| {
+        ses.change_mfa_finish(
+            None,
+            &PublicKey::load(&public).unwrap(),
+            USER_PASSWORD,
+            false,
+        )
+        .await
+    })
     .unwrap();
     let list = user_list(&mut s);
     assert_eq!(
@@ -46,8 +55,11 @@ fn the_documented_flow_with_openssl_registers_and_logs_in() {
     // Login: the token file is written with mode 0600; the signed file goes elsewhere.
     let mut s = c.session();
     let token = c.path("login.json");
-    s.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
-        .unwrap();
+    s.run(async |ses| {
+        ses.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
+            .await
+    })
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         fs::metadata(&token).unwrap().permissions().mode() & 0o777,
@@ -58,7 +70,9 @@ fn the_documented_flow_with_openssl_registers_and_logs_in() {
     assert!(unsigned.tokens().iter().all(|t| t.signed.is_none()));
     let signed = c.path("signed.json");
     sign_like_the_aws_guide(&token, &key, &signed);
-    let report = s.login_mfa_finish(Some(&signed)).unwrap();
+    let report = s
+        .run(async |ses| ses.login_mfa_finish(Some(&signed)).await)
+        .unwrap();
     assert_eq!(
         (report.username.as_str(), report.role),
         ("alice", Role::CryptoUser)
@@ -74,17 +88,23 @@ fn a_password_login_of_an_mfa_user_is_refused_and_a_user_without_mfa_cannot_use_
     c.mfa_user("alice", &key);
     let err = c
         .session()
-        .login("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
         .unwrap_err();
     assert!(matches!(err, Error::MfaRequired { .. }), "{err}");
     assert!(err.to_string().contains("log in with mfa-token-sign"));
 
     c.admin()
-        .create_user("bob", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("bob", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     let mut s = c.session();
     let err = s
-        .login_mfa_begin("bob", Role::CryptoUser, USER_PASSWORD, &c.path("t.json"))
+        .run(async |ses| {
+            ses.login_mfa_begin("bob", Role::CryptoUser, USER_PASSWORD, &c.path("t.json"))
+                .await
+        })
         .unwrap_err();
     assert!(
         err.to_string()
@@ -94,7 +114,8 @@ fn a_password_login_of_an_mfa_user_is_refused_and_a_user_without_mfa_cannot_use_
     assert!(!c.path("t.json").exists());
     assert_eq!(s.logged_in(), None);
     // The failed attempt left no login behind: a password login still works.
-    s.login("bob", Role::CryptoUser, USER_PASSWORD).unwrap();
+    s.run(async |ses| ses.login("bob", Role::CryptoUser, USER_PASSWORD).await)
+        .unwrap();
 }
 
 #[test]
@@ -104,14 +125,17 @@ fn the_signed_file_may_be_the_unsigned_one_and_reordered_entries_are_accepted() 
     c.mfa_user("alice", &key);
     let mut s = c.session();
     let token = c.path("t.json");
-    s.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
-        .unwrap();
+    s.run(async |ses| {
+        ses.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
+            .await
+    })
+    .unwrap();
     let mut file = TokenFile::load(&token).unwrap();
     file.sign(&key, None).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&file.to_json()).unwrap();
     json["tokens"].as_array_mut().unwrap().reverse();
     fs::write(&token, json.to_string()).unwrap();
-    s.login_mfa_finish(None).unwrap();
+    s.run(async |ses| ses.login_mfa_finish(None).await).unwrap();
 }
 
 #[test]
@@ -121,19 +145,27 @@ fn a_replayed_signed_file_is_rejected() {
     c.mfa_user("alice", &key);
     let mut s = c.session();
     let token = c.path("t.json");
-    s.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
-        .unwrap();
+    s.run(async |ses| {
+        ses.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
+            .await
+    })
+    .unwrap();
     cloudhsm_mfa::sign_file(&token, &write_key(&c, &key), None, None).unwrap();
     let used = fs::read(&token).unwrap();
-    s.login_mfa_finish(None).unwrap();
-    s.logout().unwrap();
+    s.run(async |ses| ses.login_mfa_finish(None).await).unwrap();
+    s.run(async |ses| ses.logout().await).unwrap();
 
     // The same signed file again, for a new login: its tokens were used.
     let again = c.path("again.json");
-    s.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &again)
-        .unwrap();
+    s.run(async |ses| {
+        ses.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &again)
+            .await
+    })
+    .unwrap();
     fs::write(&again, &used).unwrap();
-    let err = s.login_mfa_finish(None).unwrap_err();
+    let err = s
+        .run(async |ses| ses.login_mfa_finish(None).await)
+        .unwrap_err();
     assert!(
         matches!(err, Error::TokenNotIssued { entry: Some(0), .. }),
         "{err}"
@@ -144,7 +176,10 @@ fn a_replayed_signed_file_is_rejected() {
         "{err}"
     );
     // Finishing again without a first phase is an error of its own.
-    let err = c.session().login_mfa_finish(Some(&again)).unwrap_err();
+    let err = c
+        .session()
+        .run(async |ses| ses.login_mfa_finish(Some(&again)).await)
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("no login is waiting for a signed token file"),
@@ -159,17 +194,25 @@ fn a_token_from_another_login_is_rejected() {
     c.mfa_user("alice", &key);
     let key_path = write_key(&c, &key);
     let (mut a, mut b) = (c.session(), c.session());
-    a.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &c.path("a.json"))
-        .unwrap();
-    b.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &c.path("b.json"))
-        .unwrap();
+    a.run(async |ses| {
+        ses.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &c.path("a.json"))
+            .await
+    })
+    .unwrap();
+    b.run(async |ses| {
+        ses.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &c.path("b.json"))
+            .await
+    })
+    .unwrap();
     cloudhsm_mfa::sign_file(&c.path("b.json"), &key_path, None, None).unwrap();
-    let err = a.login_mfa_finish(Some(&c.path("b.json"))).unwrap_err();
+    let err = a
+        .run(async |ses| ses.login_mfa_finish(Some(&c.path("b.json"))).await)
+        .unwrap_err();
     assert!(matches!(err, Error::TokenNotIssued { .. }), "{err}");
     // Session a can still finish with its own file; b's tokens still work for b.
     cloudhsm_mfa::sign_file(&c.path("a.json"), &key_path, None, None).unwrap();
-    a.login_mfa_finish(None).unwrap();
-    b.login_mfa_finish(None).unwrap();
+    a.run(async |ses| ses.login_mfa_finish(None).await).unwrap();
+    b.run(async |ses| ses.login_mfa_finish(None).await).unwrap();
 }
 
 #[test]
@@ -179,9 +222,14 @@ fn an_unsigned_or_incomplete_file_keeps_the_login_waiting() {
     c.mfa_user("alice", &key);
     let mut s = c.session();
     let token = c.path("t.json");
-    s.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
-        .unwrap();
-    let err = s.login_mfa_finish(None).unwrap_err();
+    s.run(async |ses| {
+        ses.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
+            .await
+    })
+    .unwrap();
+    let err = s
+        .run(async |ses| ses.login_mfa_finish(None).await)
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("t.json: tokens[0].signed: not signed yet"),
@@ -192,7 +240,9 @@ fn an_unsigned_or_incomplete_file_keeps_the_login_waiting() {
     let mut json: serde_json::Value = serde_json::from_str(&file.to_json()).unwrap();
     json["tokens"].as_array_mut().unwrap().remove(1);
     fs::write(&token, json.to_string()).unwrap();
-    let err = s.login_mfa_finish(None).unwrap_err();
+    let err = s
+        .run(async |ses| ses.login_mfa_finish(None).await)
+        .unwrap_err();
     assert!(matches!(err, Error::TokenMissing { .. }), "{err}");
     assert!(
         err.to_string()
@@ -200,7 +250,7 @@ fn an_unsigned_or_incomplete_file_keeps_the_login_waiting() {
         "{err}"
     );
     file.write(&token).unwrap();
-    s.login_mfa_finish(None).unwrap();
+    s.run(async |ses| ses.login_mfa_finish(None).await).unwrap();
 }
 
 #[test]
@@ -214,11 +264,16 @@ fn an_expired_challenge_is_rejected() {
     c.mfa_user("alice", &key);
     let mut s = c.session();
     let token = c.path("t.json");
-    s.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
-        .unwrap();
+    s.run(async |ses| {
+        ses.login_mfa_begin("alice", Role::CryptoUser, USER_PASSWORD, &token)
+            .await
+    })
+    .unwrap();
     cloudhsm_mfa::sign_file(&token, &write_key(&c, &key), None, None).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let err = s.login_mfa_finish(None).unwrap_err();
+    let err = s
+        .run(async |ses| ses.login_mfa_finish(None).await)
+        .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::ChallengeExpired), "{err}");
     assert_eq!(s.logged_in(), None);
 }
@@ -232,8 +287,9 @@ fn a_signature_by_another_key_is_rejected_and_counts_toward_the_lockout() {
     for attempt in 1..=5 {
         let mut s = c.session();
         let err = s
-            .login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |t| {
-                other.sign_token(t)
+            .run(async |ses| {
+                ses.login_mfa_with("alice", Role::CryptoUser, USER_PASSWORD, &other)
+                    .await
             })
             .unwrap_err();
         assert_eq!(
@@ -247,8 +303,9 @@ fn a_signature_by_another_key_is_rejected_and_counts_toward_the_lockout() {
     assert_eq!(row(&list, "alice")["locked"], "true");
     let err = c
         .session()
-        .login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |t| {
-            key.sign_token(t)
+        .run(async |ses| {
+            ses.login_mfa_with("alice", Role::CryptoUser, USER_PASSWORD, &key)
+                .await
         })
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::UserLocked), "{err}");
@@ -261,30 +318,37 @@ fn rotation_refuses_the_old_key_and_accepts_the_new_one() {
     let new = PrivateKey::generate(3072).unwrap();
     c.mfa_user("alice", &old);
     let mut s = c.session();
-    s.login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |t| {
-        old.sign_token(t)
+    s.run(async |ses| {
+        ses.login_mfa_with("alice", Role::CryptoUser, USER_PASSWORD, &old)
+            .await
     })
     .unwrap();
     // Rotation is the same command: tokens signed with the NEW key, its public key given.
     let reg = c.path("rotate.json");
-    s.change_mfa_begin("alice", Role::CryptoUser, &reg).unwrap();
+    s.run(async |ses| ses.change_mfa_begin("alice", Role::CryptoUser, &reg).await)
+        .unwrap();
     let mut file = TokenFile::load(&reg).unwrap();
     file.sign(&new, None).unwrap();
     file.write(&reg).unwrap();
-    s.change_mfa_finish(None, &new.public_key().unwrap(), "new-password", false)
-        .unwrap();
+    s.run(async |ses| {
+        ses.change_mfa_finish(None, &new.public_key().unwrap(), "new-password", false)
+            .await
+    })
+    .unwrap();
     drop(s);
 
     let err = c
         .session()
-        .login_mfa_with_signer("alice", Role::CryptoUser, "new-password", |t| {
-            old.sign_token(t)
+        .run(async |ses| {
+            ses.login_mfa_with("alice", Role::CryptoUser, "new-password", &old)
+                .await
         })
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::SignatureInvalid), "{err}");
     c.session()
-        .login_mfa_with_signer("alice", Role::CryptoUser, "new-password", |t| {
-            new.sign_token(t)
+        .run(async |ses| {
+            ses.login_mfa_with("alice", Role::CryptoUser, "new-password", &new)
+                .await
         })
         .unwrap();
 }
@@ -295,19 +359,26 @@ fn registration_needs_proof_of_possession_of_the_new_key() {
     let key = PrivateKey::generate(2048).unwrap();
     let claimed = PrivateKey::generate(2048).unwrap();
     c.admin()
-        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     let mut s = c.session();
-    s.login("alice", Role::CryptoUser, USER_PASSWORD).unwrap();
+    s.run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
+        .unwrap();
     let err = s
-        .change_mfa_with_signer(
-            "alice",
-            Role::CryptoUser,
-            &claimed.public_key().unwrap(),
-            USER_PASSWORD,
-            false,
-            |t| key.sign_token(t),
-        )
+        .run(async |ses| {
+            ses.change_mfa_with(
+                "alice",
+                Role::CryptoUser,
+                &claimed.public_key().unwrap(),
+                USER_PASSWORD,
+                false,
+                &key,
+            )
+            .await
+        })
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::SignatureInvalid), "{err}");
     let list = user_list(&mut s);
@@ -320,24 +391,32 @@ fn deregistration_brings_back_the_password_login() {
     let key = PrivateKey::generate(2048).unwrap();
     c.mfa_user("alice", &key);
     let mut s = c.session();
-    s.login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |t| {
-        key.sign_token(t)
+    s.run(async |ses| {
+        ses.login_mfa_with("alice", Role::CryptoUser, USER_PASSWORD, &key)
+            .await
     })
     .unwrap();
-    s.deregister_mfa("alice", Role::CryptoUser, "another-password", false)
-        .unwrap();
+    s.run(async |ses| {
+        ses.deregister_mfa("alice", Role::CryptoUser, "another-password", false)
+            .await
+    })
+    .unwrap();
     assert_eq!(
         row(&user_list(&mut s), "alice")["mfa"],
         serde_json::json!([])
     );
     drop(s);
     c.session()
-        .login("alice", Role::CryptoUser, "another-password")
+        .run(async |ses| {
+            ses.login("alice", Role::CryptoUser, "another-password")
+                .await
+        })
         .unwrap();
     let err = c
         .session()
-        .login_mfa_with_signer("alice", Role::CryptoUser, "another-password", |t| {
-            key.sign_token(t)
+        .run(async |ses| {
+            ses.login_mfa_with("alice", Role::CryptoUser, "another-password", &key)
+                .await
         })
         .unwrap_err();
     assert!(matches!(err, Error::MfaNotRegistered { .. }), "{err}");
@@ -348,40 +427,56 @@ fn change_quorum_registers_the_quorum_key_with_the_mfa_key_and_removal_takes_bot
     let c = TestCluster::start(2);
     let key = PrivateKey::generate(2048).unwrap();
     c.admin()
-        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     let mut s = c.session();
-    s.login("alice", Role::CryptoUser, USER_PASSWORD).unwrap();
-    s.change_mfa_with_signer(
-        "alice",
-        Role::CryptoUser,
-        &key.public_key().unwrap(),
-        USER_PASSWORD,
-        true,
-        |t| key.sign_token(t),
-    )
+    s.run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
+        .unwrap();
+    s.run(async |ses| {
+        ses.change_mfa_with(
+            "alice",
+            Role::CryptoUser,
+            &key.public_key().unwrap(),
+            USER_PASSWORD,
+            true,
+            &key,
+        )
+        .await
+    })
     .unwrap();
     let enabled = serde_json::json!([{"strategy": "token-sign", "status": "enabled"}]);
     let list = user_list(&mut s);
     assert_eq!(row(&list, "alice")["quorum"], enabled);
     assert_eq!(row(&list, "alice")["mfa"], enabled);
     // Changing the password of an MFA user registered for quorum removes the quorum key.
-    s.change_password("alice", Role::CryptoUser, "changed-password")
-        .unwrap();
+    s.run(async |ses| {
+        ses.change_password("alice", Role::CryptoUser, "changed-password")
+            .await
+    })
+    .unwrap();
     let list = user_list(&mut s);
     assert_eq!(row(&list, "alice")["quorum"], serde_json::json!([]));
     assert_eq!(row(&list, "alice")["mfa"], enabled);
-    s.change_mfa_with_signer(
-        "alice",
-        Role::CryptoUser,
-        &key.public_key().unwrap(),
-        USER_PASSWORD,
-        true,
-        |t| key.sign_token(t),
-    )
+    s.run(async |ses| {
+        ses.change_mfa_with(
+            "alice",
+            Role::CryptoUser,
+            &key.public_key().unwrap(),
+            USER_PASSWORD,
+            true,
+            &key,
+        )
+        .await
+    })
     .unwrap();
-    s.deregister_mfa("alice", Role::CryptoUser, USER_PASSWORD, true)
-        .unwrap();
+    s.run(async |ses| {
+        ses.deregister_mfa("alice", Role::CryptoUser, USER_PASSWORD, true)
+            .await
+    })
+    .unwrap();
     let list = user_list(&mut s);
     assert_eq!(row(&list, "alice")["quorum"], serde_json::json!([]));
     assert_eq!(row(&list, "alice")["mfa"], serde_json::json!([]));
@@ -393,30 +488,44 @@ fn an_admin_registers_mfa_for_another_user_but_a_crypto_user_cannot() {
     let key = PrivateKey::generate(2048).unwrap();
     let mut admin = c.admin();
     admin
-        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     admin
-        .create_user("bob", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("bob", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     let mut bob = c.session();
-    bob.login("bob", Role::CryptoUser, USER_PASSWORD).unwrap();
+    bob.run(async |ses| ses.login("bob", Role::CryptoUser, USER_PASSWORD).await)
+        .unwrap();
     let err = bob
-        .change_mfa_begin("alice", Role::CryptoUser, &c.path("t.json"))
+        .run(async |ses| {
+            ses.change_mfa_begin("alice", Role::CryptoUser, &c.path("t.json"))
+                .await
+        })
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::PermissionDenied), "{err}");
     admin
-        .change_mfa_with_signer(
-            "alice",
-            Role::CryptoUser,
-            &key.public_key().unwrap(),
-            USER_PASSWORD,
-            false,
-            |t| key.sign_token(t),
-        )
+        .run(async |ses| {
+            ses.change_mfa_with(
+                "alice",
+                Role::CryptoUser,
+                &key.public_key().unwrap(),
+                USER_PASSWORD,
+                false,
+                &key,
+            )
+            .await
+        })
         .unwrap();
     c.session()
-        .login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |t| {
-            key.sign_token(t)
+        .run(async |ses| {
+            ses.login_mfa_with("alice", Role::CryptoUser, USER_PASSWORD, &key)
+                .await
         })
         .unwrap();
 }
@@ -437,9 +546,19 @@ fn a_failing_signer_stops_the_login_and_is_not_asked_again() {
     let calls = std::sync::atomic::AtomicUsize::new(0);
     let mut s = c.session();
     let err = s
-        .login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |_| {
-            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Err(Error::Signer("the token device was unplugged".into()))
+        .run(async |ses| {
+            ses.login_mfa_with(
+                "alice",
+                Role::CryptoUser,
+                USER_PASSWORD,
+                &|_: &cloudhsm_mfa::Token| {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Err(Error::Signer {
+                        reason: "the token device was unplugged".into(),
+                    })
+                },
+            )
+            .await
         })
         .unwrap_err();
     assert!(
@@ -454,8 +573,9 @@ fn a_failing_signer_stops_the_login_and_is_not_asked_again() {
     );
     assert_eq!(s.logged_in(), None);
     // The HSMs were not left half logged in: a correct login works at once.
-    s.login_mfa_with_signer("alice", Role::CryptoUser, USER_PASSWORD, |t| {
-        key.sign_token(t)
+    s.run(async |ses| {
+        ses.login_mfa_with("alice", Role::CryptoUser, USER_PASSWORD, &key)
+            .await
     })
     .unwrap();
 }

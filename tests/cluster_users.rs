@@ -26,14 +26,21 @@ fn a_new_cluster_is_activated_then_the_admin_logs_in() {
     let list = user_list(&mut s);
     assert_eq!(row(&list, "admin")["role"], "unactivated-admin");
     let err = s
-        .login("admin", Role::UnactivatedAdmin, "anything1")
+        .run(async |ses| {
+            ses.login("admin", Role::UnactivatedAdmin, "anything1")
+                .await
+        })
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::ClusterState), "{err}");
-    s.activate_cluster(ADMIN_PASSWORD).unwrap();
-    let err = s.activate_cluster(ADMIN_PASSWORD).unwrap_err();
+    s.run(async |ses| ses.activate_cluster(ADMIN_PASSWORD).await)
+        .unwrap();
+    let err = s
+        .run(async |ses| ses.activate_cluster(ADMIN_PASSWORD).await)
+        .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::ClusterState), "{err}");
     assert_eq!(row(&user_list(&mut s), "admin")["role"], "admin");
-    s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap();
+    s.run(async |ses| ses.login("admin", Role::Admin, ADMIN_PASSWORD).await)
+        .unwrap();
 }
 
 #[test]
@@ -41,7 +48,10 @@ fn user_list_shows_every_user_in_the_cli_shape() {
     let c = TestCluster::start(3);
     let mut admin = c.admin();
     admin
-        .create_user("Alice_1", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("Alice_1", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     let list = user_list(&mut c.session());
     assert_eq!(
@@ -56,19 +66,25 @@ fn user_list_shows_every_user_in_the_cli_shape() {
 fn usernames_are_case_insensitive_and_roles_are_not() {
     let c = TestCluster::start(2);
     c.admin()
-        .create_user("bob", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("bob", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     c.session()
-        .login("BOB", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| ses.login("BOB", Role::CryptoUser, USER_PASSWORD).await)
         .unwrap();
     let err = c
         .session()
-        .login("bob", Role::Admin, USER_PASSWORD)
+        .run(async |ses| ses.login("bob", Role::Admin, USER_PASSWORD).await)
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::InvalidCredentials), "{err}");
     let err = c
         .admin()
-        .create_user("BoB", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("BoB", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::UserExists), "{err}");
 }
@@ -84,9 +100,24 @@ fn bad_usernames_and_passwords_are_refused_and_nothing_is_created() {
         ("carol", &"p".repeat(33) as &str, "32"),
     ] {
         let err = admin
-            .create_user(name, Role::CryptoUser, password)
+            .run(async |ses| ses.create_user(name, Role::CryptoUser, password).await)
             .unwrap_err();
-        assert_eq!(hsm_code(&err), Some(ErrorCode::InvalidArgument), "{err}");
+        // The password rule is checked by the client before anything is sent; the user
+        // name by every HSM.
+        let refused_where = match &err {
+            cloudhsm_mfa::Error::InvalidArgument {
+                argument: "password",
+                ..
+            } => "client",
+            _ if hsm_code(&err) == Some(ErrorCode::InvalidArgument) => "hsm",
+            _ => "elsewhere",
+        };
+        let expected = if password == USER_PASSWORD {
+            "hsm"
+        } else {
+            "client"
+        };
+        assert_eq!(refused_where, expected, "{err}");
         assert!(err.to_string().contains(want), "{err}");
     }
     let list = user_list(&mut admin);
@@ -97,29 +128,43 @@ fn bad_usernames_and_passwords_are_refused_and_nothing_is_created() {
 fn only_admins_manage_users() {
     let c = TestCluster::start(2);
     c.admin()
-        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     let mut alice = c.session();
     let err = alice
-        .create_user("eve", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("eve", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::NotLoggedIn), "{err}");
     alice
-        .login("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
         .unwrap();
     let err = alice
-        .create_user("eve", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("eve", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::PermissionDenied), "{err}");
-    let err = alice.delete_user("admin", Role::Admin).unwrap_err();
+    let err = alice
+        .run(async |ses| ses.delete_user("admin", Role::Admin).await)
+        .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::PermissionDenied), "{err}");
     // Any user may change its own password.
     alice
-        .change_password("alice", Role::CryptoUser, "new-password")
+        .run(async |ses| {
+            ses.change_password("alice", Role::CryptoUser, "new-password")
+                .await
+        })
         .unwrap();
     drop(alice);
     c.session()
-        .login("alice", Role::CryptoUser, "new-password")
+        .run(async |ses| ses.login("alice", Role::CryptoUser, "new-password").await)
         .unwrap();
 }
 
@@ -128,22 +173,34 @@ fn a_logged_in_user_cannot_be_deleted_nor_have_its_password_changed_by_another()
     let c = TestCluster::start(2);
     let mut admin = c.admin();
     admin
-        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     let mut alice = c.session();
     alice
-        .login("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
         .unwrap();
-    let err = admin.delete_user("alice", Role::CryptoUser).unwrap_err();
-    assert_eq!(hsm_code(&err), Some(ErrorCode::UserLoggedIn), "{err}");
     let err = admin
-        .change_password("alice", Role::CryptoUser, "other-password")
+        .run(async |ses| ses.delete_user("alice", Role::CryptoUser).await)
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::UserLoggedIn), "{err}");
-    alice.logout().unwrap();
+    let err = admin
+        .run(async |ses| {
+            ses.change_password("alice", Role::CryptoUser, "other-password")
+                .await
+        })
+        .unwrap_err();
+    assert_eq!(hsm_code(&err), Some(ErrorCode::UserLoggedIn), "{err}");
+    alice.run(async |ses| ses.logout().await).unwrap();
     drop(alice);
-    admin.delete_user("alice", Role::CryptoUser).unwrap();
-    let err = admin.delete_user("alice", Role::CryptoUser).unwrap_err();
+    admin
+        .run(async |ses| ses.delete_user("alice", Role::CryptoUser).await)
+        .unwrap();
+    let err = admin
+        .run(async |ses| ses.delete_user("alice", Role::CryptoUser).await)
+        .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::UserNotFound), "{err}");
 }
 
@@ -152,19 +209,27 @@ fn closing_a_session_logs_it_out_on_every_hsm_before_it_returns() {
     let c = TestCluster::start(3);
     let mut admin = c.admin();
     admin
-        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     for _ in 0..10 {
         let mut alice = c.session();
         alice
-            .login("alice", Role::CryptoUser, USER_PASSWORD)
+            .run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
             .unwrap();
         alice.close();
         admin
-            .change_password("alice", Role::CryptoUser, USER_PASSWORD)
+            .run(async |ses| {
+                ses.change_password("alice", Role::CryptoUser, USER_PASSWORD)
+                    .await
+            })
             .unwrap();
     }
-    admin.delete_user("alice", Role::CryptoUser).unwrap();
+    admin
+        .run(async |ses| ses.delete_user("alice", Role::CryptoUser).await)
+        .unwrap();
 }
 
 #[test]
@@ -172,12 +237,15 @@ fn five_failed_logins_lock_the_user_and_a_new_password_unlocks_it() {
     let c = TestCluster::start(3);
     let mut admin = c.admin();
     admin
-        .create_user("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| {
+            ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
         .unwrap();
     for attempt in 1..=4 {
         let err = c
             .session()
-            .login("alice", Role::CryptoUser, "wrong-password")
+            .run(async |ses| ses.login("alice", Role::CryptoUser, "wrong-password").await)
             .unwrap_err();
         assert_eq!(
             hsm_code(&err),
@@ -187,27 +255,30 @@ fn five_failed_logins_lock_the_user_and_a_new_password_unlocks_it() {
     }
     // A success before the fifth failure resets the count.
     c.session()
-        .login("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
         .unwrap();
     for _ in 1..=5 {
         let err = c
             .session()
-            .login("alice", Role::CryptoUser, "wrong-password")
+            .run(async |ses| ses.login("alice", Role::CryptoUser, "wrong-password").await)
             .unwrap_err();
         assert!(matches!(err, Error::Hsm { .. }), "{err}");
     }
     assert_eq!(row(&user_list(&mut admin), "alice")["locked"], "true");
     let err = c
         .session()
-        .login("alice", Role::CryptoUser, USER_PASSWORD)
+        .run(async |ses| ses.login("alice", Role::CryptoUser, USER_PASSWORD).await)
         .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::UserLocked), "{err}");
     admin
-        .change_password("alice", Role::CryptoUser, "fresh-password")
+        .run(async |ses| {
+            ses.change_password("alice", Role::CryptoUser, "fresh-password")
+                .await
+        })
         .unwrap();
     assert_eq!(row(&user_list(&mut admin), "alice")["locked"], "false");
     c.session()
-        .login("alice", Role::CryptoUser, "fresh-password")
+        .run(async |ses| ses.login("alice", Role::CryptoUser, "fresh-password").await)
         .unwrap();
 }
 
@@ -215,9 +286,11 @@ fn five_failed_logins_lock_the_user_and_a_new_password_unlocks_it() {
 fn logging_in_twice_and_logging_out_without_a_login_are_refused() {
     let c = TestCluster::start(2);
     let mut s = c.admin();
-    let err = s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap_err();
+    let err = s
+        .run(async |ses| ses.login("admin", Role::Admin, ADMIN_PASSWORD).await)
+        .unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::AlreadyLoggedIn), "{err}");
-    s.logout().unwrap();
-    let err = s.logout().unwrap_err();
+    s.run(async |ses| ses.logout().await).unwrap();
+    let err = s.run(async |ses| ses.logout().await).unwrap_err();
     assert_eq!(hsm_code(&err), Some(ErrorCode::NotLoggedIn), "{err}");
 }

@@ -31,7 +31,7 @@ fn activate(ctx: &mut Context, target: &TargetArgs, args: ActivateArgs) -> Outco
     let password = ctx.input.new_password_or_ask(args.password)?;
     ctx.clusters
         .session(target)?
-        .activate_cluster(&password)
+        .run(async |ses| ses.activate_cluster(&password).await)
         .map_err(|e| e.to_string())?;
     Ok("Cluster activation successful")
 }

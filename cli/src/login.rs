@@ -63,21 +63,23 @@ pub fn login(ctx: &mut Context, target: &TargetArgs, args: LoginArgs) -> Outcome
     let role = args.role.into();
     let session = ctx.clusters.session(target)?;
     let report = match (args.mfa, key) {
-        (None, _) => session.login(&args.username, role, &password),
-        (Some(_), Some(key)) => {
-            session.login_mfa_with_signer(&args.username, role, &password, |token| {
-                key.sign_token(token)
-            })
-        }
+        (None, _) => session.run(async |ses| ses.login(&args.username, role, &password).await),
+        (Some(_), Some(key)) => session.run(async |ses| {
+            ses.login_mfa_with(&args.username, role, &password, &key)
+                .await
+        }),
         (Some(LoginMfa::MfaTokenSign(mfa)), None) => {
             let Some(token) = mfa.token else {
                 return Err("mfa-token-sign needs --token or --sign-with".into());
             };
             session
-                .login_mfa_begin(&args.username, role, &password, &token)
+                .run(async |ses| {
+                    ses.login_mfa_begin(&args.username, role, &password, &token)
+                        .await
+                })
                 .map_err(|e| e.to_string())?;
             let answer = ctx.input.answer(SIGNED_TOKEN_FILE)?;
-            session.login_mfa_finish(answered_path(&answer))
+            session.run(async |ses| ses.login_mfa_finish(answered_path(&answer)).await)
         }
     }
     .map_err(|e| e.to_string())?;
@@ -89,7 +91,7 @@ pub fn logout(ctx: &mut Context, target: &TargetArgs) -> Outcome<&'static str> {
     ctx.clusters.check(target, true)?;
     ctx.clusters
         .logged_in(target)?
-        .logout()
+        .run(async |ses| ses.logout().await)
         .map_err(|e| e.to_string())?;
     Ok("Logout successful")
 }

@@ -84,7 +84,7 @@ impl Identity {
     /// The user as the cluster shows it: the name in lower case.
     pub fn new(username: &str, role: Role) -> Self {
         Identity {
-            username: cloudhsm_mfa::username::normalize(username)
+            username: cloudhsm_mfa::user::normalize_username(username)
                 .unwrap_or_else(|_| username.to_string()),
             role: role.as_str(),
         }
@@ -185,7 +185,7 @@ impl Clusters {
         if mode == Mode::Single && session.logged_in().is_none() {
             let c = credentials()?;
             session
-                .login(&c.username, c.role, &c.password)
+                .run(async |ses| ses.login(&c.username, c.role, &c.password).await)
                 .map_err(|e| {
                     let hint = match e {
                         cloudhsm_mfa::Error::MfaRequired { .. } => {

@@ -110,7 +110,7 @@ pub struct TokenSignArgs {
 pub fn list(ctx: &mut Context, target: &TargetArgs) -> Outcome<UserList> {
     ctx.clusters
         .session(target)?
-        .list_users()
+        .run(async |ses| ses.list_users().await)
         .map_err(|e| e.to_string())
 }
 
@@ -120,7 +120,7 @@ pub fn create(ctx: &mut Context, target: &TargetArgs, args: CreateArgs) -> Outco
     let role = args.role.into();
     ctx.clusters
         .logged_in(target)?
-        .create_user(&args.username, role, &password)
+        .run(async |ses| ses.create_user(&args.username, role, &password).await)
         .map_err(|e| e.to_string())?;
     Ok(Identity::new(&args.username, role))
 }
@@ -130,7 +130,7 @@ pub fn delete(ctx: &mut Context, target: &TargetArgs, args: DeleteArgs) -> Outco
     let role = args.role.into();
     ctx.clusters
         .logged_in(target)?
-        .delete_user(&args.username, role)
+        .run(async |ses| ses.delete_user(&args.username, role).await)
         .map_err(|e| e.to_string())?;
     Ok(Identity::new(&args.username, role))
 }
@@ -145,7 +145,7 @@ pub fn change_password(
     let role = args.role.into();
     ctx.clusters
         .logged_in(target)?
-        .change_password(&args.username, role, &password)
+        .run(async |ses| ses.change_password(&args.username, role, &password).await)
         .map_err(|e| e.to_string())?;
     Ok(Identity::new(&args.username, role))
 }
@@ -167,13 +167,14 @@ pub fn change_mfa(
     let session = ctx.clusters.logged_in(target)?;
     if args.deregister {
         session
-            .deregister_mfa(user, role, &password, quorum)
+            .run(async |ses| ses.deregister_mfa(user, role, &password, quorum).await)
             .map_err(|e| e.to_string())?;
     } else if let Some(key) = key {
         let public = key.public_key().map_err(|e| e.to_string())?;
         session
-            .change_mfa_with_signer(user, role, &public, &password, quorum, |token| {
-                key.sign_token(token)
+            .run(async |ses| {
+                ses.change_mfa_with(user, role, &public, &password, quorum, &key)
+                    .await
             })
             .map_err(|e| e.to_string())?;
     } else {
@@ -183,7 +184,7 @@ pub fn change_mfa(
             );
         };
         session
-            .change_mfa_begin(user, role, &token)
+            .run(async |ses| ses.change_mfa_begin(user, role, &token).await)
             .map_err(|e| e.to_string())?;
         let signed = ctx.input.answer(SIGNED_TOKEN_FILE)?;
         let public_path = ctx.input.answer(PUBLIC_KEY_FILE)?;
@@ -196,7 +197,10 @@ pub fn change_mfa(
         }
         let public = PublicKey::load(Path::new(&public_path)).map_err(|e| e.to_string())?;
         session
-            .change_mfa_finish(answered_path(&signed), &public, &password, quorum)
+            .run(async |ses| {
+                ses.change_mfa_finish(answered_path(&signed), &public, &password, quorum)
+                    .await
+            })
             .map_err(|e| e.to_string())?;
     }
     Ok(Identity::new(user, role))

@@ -8,22 +8,10 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::connection::Connection;
+use super::fanout::NodeResult;
 use crate::config::{ClusterTarget, Server};
 use crate::error::{Error, Result};
 use crate::proto::{ErrorCode, Op, Reply};
-
-/// What one HSM made of one request.
-#[derive(Debug)]
-pub enum NodeResult {
-    /// No request was meant for this HSM.
-    Skipped,
-    /// There is no connection to this HSM (the reason is the connection error).
-    Unreachable(String),
-    /// The connection broke during the request.
-    Broken(String),
-    /// The HSM answered.
-    Answered(Reply),
-}
 
 struct Slot {
     server: Server,
@@ -134,6 +122,15 @@ impl Cluster {
             code,
             message: message.to_string(),
         }
+    }
+
+    /// Names each HSM of `failures` with its reason, for messages.
+    pub fn describe(&self, failures: &[(usize, String)]) -> String {
+        failures
+            .iter()
+            .map(|(i, why)| format!("{}: {why}", self.label(*i)))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// The error for an answer the protocol does not allow.

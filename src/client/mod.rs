@@ -1,13 +1,21 @@
 //! The async client: TLS connections to every HSM of a cluster, requests to all of them at
 //! once, and the session flows built on them.
+//!
+//! - `connection`, `cluster`, `tls`: one TLS connection per HSM, kept open, and the fan-out.
+//! - `fanout`: the one tally of the HSMs' answers to a request.
+//! - `exchange`: issue → sign → redeem, for a challenge of any purpose.
+//! - `session`: connections, login state, the step waiting for the user, the approval slot.
+//! - `flows/`: the operations, one file per area.
 
 mod cluster;
 mod connection;
+mod exchange;
+mod fanout;
+mod flows;
 mod session;
-mod signer;
 mod tls;
-mod users;
+mod user_list;
 
+pub use crate::signer::Signer;
 pub use session::{HsmParticipation, IssuedTokens, LoginReport, Session, SessionOptions};
-pub use signer::Signer;
-pub use users::{Agreed, Strategy, UserList, UserRow};
+pub use user_list::{Agreed, Strategy, UserList, UserRow};

@@ -47,7 +47,7 @@ pub fn client_config(
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| Error::Crypto(format!("TLS setup: {e}")))?
+        .map_err(|e| Error::crypto(format!("TLS setup: {e}")))?
         .with_root_certificates(roots);
     let config = match (client_cert, client_key) {
         (Some(cert), Some(key)) => {

@@ -43,8 +43,8 @@ pub fn code_of(error: &Error) -> CHM_RV {
         Error::SignatureInvalid { .. } => CHMR_SIGNATURE_INVALID,
         Error::SignatureLength { .. } => CHMR_SIGNATURE_LEN_RANGE,
         Error::Unsigned { .. } => CHMR_TOKEN_NOT_SIGNED,
-        Error::InvalidArgument(_) => CHMR_ARGUMENTS_BAD,
-        Error::Crypto(_) => CHMR_FUNCTION_FAILED,
+        Error::InvalidArgument { .. } => CHMR_ARGUMENTS_BAD,
+        Error::Crypto { .. } => CHMR_FUNCTION_FAILED,
         Error::Config { .. } => CHMR_CONFIG_INVALID,
         Error::ClusterIdRequired { .. } => CHMR_CLUSTER_ID_REQUIRED,
         Error::UnknownCluster { .. } => CHMR_CLUSTER_UNKNOWN,
@@ -55,8 +55,12 @@ pub fn code_of(error: &Error) -> CHM_RV {
         Error::MfaRequired { .. } => CHMR_MFA_REQUIRED,
         Error::MfaNotRegistered { .. } => CHMR_MFA_NOT_REGISTERED,
         Error::TokenNotIssued { .. } | Error::TokenMissing { .. } => CHMR_TOKEN_NOT_ISSUED,
-        Error::Session(_) => CHMR_OPERATION_NOT_INITIALIZED,
-        Error::Signer(_) => CHMR_FUNCTION_FAILED,
+        Error::NothingPending { .. } => CHMR_OPERATION_NOT_INITIALIZED,
+        Error::Signer { .. } => CHMR_FUNCTION_FAILED,
+        Error::Runtime { .. } => CHMR_GENERAL_ERROR,
+        // A variant added later without a code of its own.
+        #[allow(unreachable_patterns)]
+        _ => CHMR_GENERAL_ERROR,
     }
 }
 

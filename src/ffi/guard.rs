@@ -103,6 +103,37 @@ pub fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), FfiError> {
     non_null(ptr, name).map(|_| ())
 }
 
+/// The first half of the two-call idiom for an output of `size` bytes: with a NULL `buf`,
+/// sets `*len` to `size` and answers `Ok(false)` (nothing more to do); with a buffer
+/// shorter than `size`, sets `*len` and answers `CHMR_BUFFER_TOO_SMALL`; else `Ok(true)`.
+///
+/// # Safety
+/// `len` must be valid for reads and writes.
+unsafe fn has_room(
+    size: usize,
+    buf: *mut u8,
+    len: *mut usize,
+    name: &str,
+) -> Result<bool, FfiError> {
+    let len = non_null(len, &format!("{name} length"))? as *mut usize;
+    // SAFETY: non-NULL and the caller promises it is readable and writable.
+    let capacity = unsafe { *len };
+    if buf.is_null() {
+        // SAFETY: as above.
+        unsafe { *len = size };
+        return Ok(false);
+    }
+    if capacity < size {
+        // SAFETY: as above.
+        unsafe { *len = size };
+        return Err(FfiError::new(
+            CHMR_BUFFER_TOO_SMALL,
+            format!("{name} needs {size} bytes; the buffer has {capacity}"),
+        ));
+    }
+    Ok(true)
+}
+
 /// The two-call idiom: with a NULL `buf`, sets `*len` to the size needed and succeeds;
 /// with a buffer shorter than `data`, sets `*len` and answers `CHMR_BUFFER_TOO_SMALL`;
 /// else copies `data` and sets `*len` to the bytes written.
@@ -116,32 +147,39 @@ pub unsafe fn write_buffer(
     len: *mut usize,
     name: &str,
 ) -> Result<(), FfiError> {
-    let len = non_null(len, &format!("{name} length"))? as *mut usize;
-    // SAFETY: non-NULL and the caller promises it is readable and writable.
-    let capacity = unsafe { *len };
-    if buf.is_null() {
-        // SAFETY: as above.
-        unsafe { *len = data.len() };
+    // SAFETY: forwarded from the caller.
+    if !unsafe { has_room(data.len(), buf, len, name) }? {
         return Ok(());
     }
-    if capacity < data.len() {
-        // SAFETY: as above.
-        unsafe { *len = data.len() };
-        return Err(FfiError::new(
-            CHMR_BUFFER_TOO_SMALL,
-            format!(
-                "{name} needs {} bytes; the buffer has {capacity}",
-                data.len()
-            ),
-        ));
-    }
-    // SAFETY: buf is non-NULL and writable for capacity >= data.len() bytes; the regions
-    // cannot overlap since `data` is library-owned.
+    // SAFETY: buf is non-NULL and writable for *len >= data.len() bytes (checked above);
+    // the regions cannot overlap since `data` is library-owned; len was checked non-NULL.
     unsafe {
         std::ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
         *len = data.len();
     }
     Ok(())
+}
+
+/// The two-call idiom for an output whose size is known before it is made (a signature's,
+/// from its key): a size query or a short buffer is answered without calling `produce`,
+/// so no work is done (and no signer asked) just to report a length.
+///
+/// # Safety
+/// As [`write_buffer`].
+pub unsafe fn write_sized(
+    size: usize,
+    produce: impl FnOnce() -> Result<Vec<u8>, FfiError>,
+    buf: *mut u8,
+    len: *mut usize,
+    name: &str,
+) -> Result<(), FfiError> {
+    // SAFETY: forwarded from the caller.
+    if !unsafe { has_room(size, buf, len, name) }? {
+        return Ok(());
+    }
+    let data = produce()?;
+    // SAFETY: forwarded from the caller.
+    unsafe { write_buffer(&data, buf, len, name) }
 }
 
 /// The two-call idiom for text: as [`write_buffer`], with a terminating NUL counted in

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::path::Path;
 
 use super::codes::FfiError;
-use super::guard::{boundary, bytes_arg, out_arg, str_arg, write_buffer, write_out, write_text};
+use super::guard::{boundary, bytes_arg, out_arg, str_arg, write_out, write_sized, write_text};
 use super::handles;
 use super::types::*;
 use crate::crypto::{PrivateKey, PublicKey, Token};
@@ -208,9 +208,9 @@ pub unsafe extern "C" fn CHM_SignToken(
         // SAFETY: the caller promises `token_len` readable bytes.
         let token = token_arg(unsafe { bytes_arg(token, token_len, "token") }?)?;
         out_arg(sig_len, "sig_len")?;
-        let signature = key.sign_token(&token)?;
+        let produce = || key.sign_token(&token).map_err(FfiError::from);
         // SAFETY: forwarded from the caller.
-        unsafe { write_buffer(&signature, sig, sig_len, "signature") }
+        unsafe { write_sized(key.signature_len(), produce, sig, sig_len, "signature") }
     })
 }
 

@@ -9,7 +9,7 @@ use super::guard::{boundary, opt_str_arg, out_arg, str_arg, write_out, write_tex
 use super::handles::{self, lock};
 use super::types::*;
 use crate::blocking::Session;
-use crate::client::{SessionOptions, Signer};
+use crate::client::{self, SessionOptions, Signer};
 use crate::config::Config;
 use crate::crypto::{PublicKey, Token, TOKEN_LEN};
 use crate::error::Error;
@@ -38,11 +38,11 @@ fn flags_arg(flags: u32) -> Result<bool, FfiError> {
 /// Runs `f` on the session behind `h`, holding its lock (one call at a time per session).
 fn with_session<T>(
     h: CHM_SESSION_HANDLE,
-    f: impl FnOnce(&mut Session) -> Result<T, Error>,
+    f: impl AsyncFnOnce(&mut client::Session) -> Result<T, Error>,
 ) -> Result<T, FfiError> {
     let session = handles::session(h)?;
     let mut guard = lock(&session);
-    f(&mut guard).map_err(Into::into)
+    guard.run(f).map_err(Into::into)
 }
 
 /// A C signing callback as a signer: called on the caller's thread, one token after the
@@ -81,20 +81,22 @@ impl Signer for CallbackSigner {
             )
         };
         if rv != CHMR_OK {
-            return Err(Error::Signer(format!(
-                "the signing callback returned {rv:#x}"
-            )));
+            return Err(Error::Signer {
+                reason: format!("the signing callback returned {rv:#x}"),
+            });
         }
         if written == usize::MAX {
-            return Err(Error::Signer(
-                "the signing callback did not set *sig_out_len".into(),
-            ));
+            return Err(Error::Signer {
+                reason: "the signing callback did not set *sig_out_len".into(),
+            });
         }
         if written == 0 || written > sig.len() {
-            return Err(Error::Signer(format!(
-                "the signing callback reported a signature of {written} bytes; 1 to {} fit",
-                sig.len()
-            )));
+            return Err(Error::Signer {
+                reason: format!(
+                    "the signing callback reported a signature of {written} bytes; 1 to {} fit",
+                    sig.len()
+                ),
+            });
         }
         sig.truncate(written);
         Ok(sig)
@@ -162,7 +164,9 @@ pub unsafe extern "C" fn CHM_Login(
             )
         };
         let role = role_arg(role)?;
-        with_session(session, |s| s.login(username, role, password).map(|_| ()))
+        with_session(session, async |s| {
+            s.login(username, role, password).await.map(|_| ())
+        })
     })
 }
 
@@ -189,8 +193,9 @@ pub unsafe extern "C" fn CHM_LoginMfaBegin(
             )
         };
         let role = role_arg(role)?;
-        with_session(session, |s| {
+        with_session(session, async |s| {
             s.login_mfa_begin(username, role, password, Path::new(token_path))
+                .await
                 .map(|_| ())
         })
     })
@@ -209,8 +214,10 @@ pub unsafe extern "C" fn CHM_LoginMfaFinish(
     boundary("CHM_LoginMfaFinish", || {
         // SAFETY: the caller promises NULL or a NUL-terminated string.
         let signed_path = unsafe { opt_str_arg(signed_path, "signed_path") }?;
-        with_session(session, |s| {
-            s.login_mfa_finish(signed_path.map(Path::new)).map(|_| ())
+        with_session(session, async |s| {
+            s.login_mfa_finish(signed_path.map(Path::new))
+                .await
+                .map(|_| ())
         })
     })
 }
@@ -240,8 +247,9 @@ pub unsafe extern "C" fn CHM_LoginMfaWithSigner(
         };
         let role = role_arg(role)?;
         let signer = CallbackSigner::new(callback, user_data)?;
-        with_session(session, |s| {
+        with_session(session, async |s| {
             s.login_mfa_with(username, role, password, &signer)
+                .await
                 .map(|_| ())
         })
     })
@@ -250,7 +258,9 @@ pub unsafe extern "C" fn CHM_LoginMfaWithSigner(
 /// Logs out on every HSM.
 #[no_mangle]
 pub extern "C" fn CHM_Logout(session: CHM_SESSION_HANDLE) -> CHM_RV {
-    boundary("CHM_Logout", || with_session(session, |s| s.logout()))
+    boundary("CHM_Logout", || {
+        with_session(session, async |s| s.logout().await)
+    })
 }
 
 /// First phase of registering or rotating a user's MFA key: each HSM issues a
@@ -274,8 +284,9 @@ pub unsafe extern "C" fn CHM_ChangeMfaBegin(
             )
         };
         let role = role_arg(role)?;
-        with_session(session, |s| {
+        with_session(session, async |s| {
             s.change_mfa_begin(username, role, Path::new(token_path))
+                .await
                 .map(|_| ())
         })
     })
@@ -309,13 +320,14 @@ pub unsafe extern "C" fn CHM_ChangeMfaFinish(
         let change_quorum = flags_arg(flags)?;
         handles::session(session)?;
         let public_key = PublicKey::load(Path::new(public_key_path))?;
-        with_session(session, |s| {
+        with_session(session, async |s| {
             s.change_mfa_finish(
                 signed_path.map(Path::new),
                 &public_key,
                 new_password,
                 change_quorum,
             )
+            .await
         })
     })
 }
@@ -351,7 +363,7 @@ pub unsafe extern "C" fn CHM_ChangeMfaWithSigner(
         let signer = CallbackSigner::new(callback, user_data)?;
         handles::session(session)?;
         let public_key = PublicKey::load(Path::new(public_key_path))?;
-        with_session(session, |s| {
+        with_session(session, async |s| {
             s.change_mfa_with(
                 username,
                 role,
@@ -360,6 +372,7 @@ pub unsafe extern "C" fn CHM_ChangeMfaWithSigner(
                 change_quorum,
                 &signer,
             )
+            .await
         })
     })
 }
@@ -387,8 +400,9 @@ pub unsafe extern "C" fn CHM_DeregisterMfa(
         };
         let role = role_arg(role)?;
         let change_quorum = flags_arg(flags)?;
-        with_session(session, |s| {
+        with_session(session, async |s| {
             s.deregister_mfa(username, role, new_password, change_quorum)
+                .await
         })
     })
 }
@@ -413,7 +427,9 @@ pub unsafe extern "C" fn CHM_CreateUser(
             )
         };
         let role = role_arg(role)?;
-        with_session(session, |s| s.create_user(username, role, password))
+        with_session(session, async |s| {
+            s.create_user(username, role, password).await
+        })
     })
 }
 
@@ -431,7 +447,7 @@ pub unsafe extern "C" fn CHM_DeleteUser(
         // SAFETY: the caller promises a NUL-terminated string.
         let username = unsafe { str_arg(username, "username") }?;
         let role = role_arg(role)?;
-        with_session(session, |s| s.delete_user(username, role))
+        with_session(session, async |s| s.delete_user(username, role).await)
     })
 }
 
@@ -455,7 +471,9 @@ pub unsafe extern "C" fn CHM_ChangePassword(
             )
         };
         let role = role_arg(role)?;
-        with_session(session, |s| s.change_password(username, role, password))
+        with_session(session, async |s| {
+            s.change_password(username, role, password).await
+        })
     })
 }
 
@@ -473,7 +491,7 @@ pub unsafe extern "C" fn CHM_ListUsers(
 ) -> CHM_RV {
     boundary("CHM_ListUsers", || {
         out_arg(len, "len")?;
-        let list = with_session(session, |s| s.list_users())?;
+        let list = with_session(session, async |s| s.list_users().await)?;
         let json = serde_json::to_string(&list)
             .map_err(|e| FfiError::new(CHMR_GENERAL_ERROR, e.to_string()))?;
         // SAFETY: forwarded from the caller.
@@ -494,6 +512,6 @@ pub unsafe extern "C" fn CHM_ActivateCluster(
     boundary("CHM_ActivateCluster", || {
         // SAFETY: the caller promises a NUL-terminated string.
         let password = unsafe { str_arg(password, "password") }?;
-        with_session(session, |s| s.activate_cluster(password))
+        with_session(session, async |s| s.activate_cluster(password).await)
     })
 }

@@ -350,7 +350,7 @@ pub unsafe extern "C" fn CHM_TokenFileSign(
         let approver = unsafe { opt_str_arg(approver, "approver") }?;
         let key = handles::private_key(key)?;
         with_file(file, |f| {
-            f.sign(&key, approver).map(|_| ()).map_err(Into::into)
+            f.sign(&*key, approver).map(|_| ()).map_err(Into::into)
         })
     })
 }

@@ -58,7 +58,8 @@ impl TestCluster {
     /// A session logged in as the admin.
     pub fn admin(&self) -> Session {
         let mut s = self.session();
-        s.login("admin", Role::Admin, ADMIN_PASSWORD).unwrap();
+        s.run(async |ses| ses.login("admin", Role::Admin, ADMIN_PASSWORD).await)
+            .unwrap();
         s
     }
 
@@ -66,18 +67,22 @@ impl TestCluster {
     /// itself after a password login, signing with the library), then logs it out.
     pub fn mfa_user(&self, name: &str, key: &PrivateKey) {
         self.admin()
-            .create_user(name, Role::CryptoUser, USER_PASSWORD)
+            .run(async |ses| ses.create_user(name, Role::CryptoUser, USER_PASSWORD).await)
             .unwrap();
         let mut s = self.session();
-        s.login(name, Role::CryptoUser, USER_PASSWORD).unwrap();
-        s.change_mfa_with_signer(
-            name,
-            Role::CryptoUser,
-            &key.public_key().unwrap(),
-            USER_PASSWORD,
-            false,
-            |t| key.sign_token(t),
-        )
+        s.run(async |ses| ses.login(name, Role::CryptoUser, USER_PASSWORD).await)
+            .unwrap();
+        s.run(async |ses| {
+            ses.change_mfa_with(
+                name,
+                Role::CryptoUser,
+                &key.public_key().unwrap(),
+                USER_PASSWORD,
+                false,
+                key,
+            )
+            .await
+        })
         .unwrap();
     }
 }
@@ -163,7 +168,7 @@ pub fn hsm_code(e: &cloudhsm_mfa::Error) -> Option<cloudhsm_mfa::proto::ErrorCod
 
 /// `user list` as JSON.
 pub fn user_list(s: &mut Session) -> serde_json::Value {
-    serde_json::to_value(s.list_users().unwrap()).unwrap()
+    serde_json::to_value(s.run(async |ses| ses.list_users().await).unwrap()).unwrap()
 }
 
 /// The row of `name` in a `user list` JSON.

@@ -210,7 +210,9 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
     steps.run("cloudhsm-mfa cluster activate");
     steps.answer(PASSWORD, "(a generated password, not shown)");
     steps.answer(CONFIRM_PASSWORD, "(the same)");
-    session.activate_cluster(&admin_password).map_err(fail)?;
+    session
+        .run(async |ses| ses.activate_cluster(&admin_password).await)
+        .map_err(fail)?;
     steps.result("Cluster activation successful");
 
     steps.next("Logging in as admin, in interactive mode: the login lasts from command to command");
@@ -218,7 +220,7 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
     steps.typed("login --username admin --role admin");
     steps.answer(PASSWORD, "(not shown)");
     let report = session
-        .login("admin", Role::Admin, &admin_password)
+        .run(async |ses| ses.login("admin", Role::Admin, &admin_password).await)
         .map_err(fail)?;
     steps.result(Identity::new(&report.username, report.role));
 
@@ -231,11 +233,11 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
     );
     steps.answer(CONFIRM_PASSWORD, "(the same)");
     session
-        .create_user(USER, Role::CryptoUser, &password)
+        .run(async |ses| ses.create_user(USER, Role::CryptoUser, &password).await)
         .map_err(fail)?;
     steps.result(Identity::new(USER, Role::CryptoUser));
     steps.typed("logout");
-    session.logout().map_err(fail)?;
+    session.run(async |ses| ses.logout().await).map_err(fail)?;
     steps.result("Logout successful");
 
     steps.next(&format!("Generating {USER}'s RSA-{BITS} key pair for MFA"));
@@ -248,7 +250,7 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
     steps.typed(format!("login --username {USER} --role crypto-user"));
     steps.answer(PASSWORD, "(not shown)");
     let report = session
-        .login(USER, Role::CryptoUser, &password)
+        .run(async |ses| ses.login(USER, Role::CryptoUser, &password).await)
         .map_err(fail)?;
     steps.result(Identity::new(&report.username, report.role));
     let register = dir.join("register.json");
@@ -259,7 +261,10 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
     steps.answer(PASSWORD, "(her password, kept as it is; not shown)");
     steps.answer(CONFIRM_PASSWORD, "(the same)");
     let issued = session
-        .change_mfa_begin(USER, Role::CryptoUser, &register)
+        .run(async |ses| {
+            ses.change_mfa_begin(USER, Role::CryptoUser, &register)
+                .await
+        })
         .map_err(fail)?;
     steps.say(format!(
         "{} registration tokens written to {}, one per HSM",
@@ -282,12 +287,12 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
     steps.answer(PUBLIC_KEY_FILE, public_key.display());
     let public = PublicKey::load(&public_key).map_err(fail)?;
     session
-        .change_mfa_finish(None, &public, &password, false)
+        .run(async |ses| ses.change_mfa_finish(None, &public, &password, false).await)
         .map_err(fail)?;
     steps.result(Identity::new(USER, Role::CryptoUser));
     steps.say("Each HSM checked the signature over its token with the public key, then kept it.");
     steps.typed("logout");
-    session.logout().map_err(fail)?;
+    session.run(async |ses| ses.logout().await).map_err(fail)?;
     steps.result("Logout successful");
 
     steps.next("Logging in with MFA: the password, then one signed token per HSM");
@@ -298,7 +303,10 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
     ));
     steps.answer(PASSWORD, "(not shown)");
     session
-        .login_mfa_begin(USER, Role::CryptoUser, &password, &token_file)
+        .run(async |ses| {
+            ses.login_mfa_begin(USER, Role::CryptoUser, &password, &token_file)
+                .await
+        })
         .map_err(fail)?;
     let tokens = TokenFile::load(&token_file).map_err(fail)?;
     steps.say(format!(
@@ -332,7 +340,9 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
 
     steps.next("Finishing the MFA login with the signed file");
     steps.answer(SIGNED_TOKEN_FILE, signed_file.display());
-    let report = session.login_mfa_finish(Some(&signed_file)).map_err(fail)?;
+    let report = session
+        .run(async |ses| ses.login_mfa_finish(Some(&signed_file)).await)
+        .map_err(fail)?;
     steps.result(Identity::new(&report.username, report.role));
 
     steps.next(&format!(
@@ -349,18 +359,21 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
     let new_key = PrivateKey::load(&new_private_key).map_err(fail)?;
     let new_public = new_key.public_key().map_err(fail)?;
     session
-        .change_mfa_with_signer(
-            USER,
-            Role::CryptoUser,
-            &new_public,
-            &password,
-            false,
-            |token| new_key.sign_token(token),
-        )
+        .run(async |ses| {
+            ses.change_mfa_with(
+                USER,
+                Role::CryptoUser,
+                &new_public,
+                &password,
+                false,
+                &new_key,
+            )
+            .await
+        })
         .map_err(fail)?;
     steps.result(Identity::new(USER, Role::CryptoUser));
     steps.typed("logout");
-    session.logout().map_err(fail)?;
+    session.run(async |ses| ses.logout().await).map_err(fail)?;
     steps.result("Logout successful");
 
     steps.next("Logging in with the new key; the old key is refused");
@@ -373,26 +386,29 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
     };
     steps.typed(mfa_login(&private_key));
     steps.answer(PASSWORD, "(not shown)");
-    let old_key_refused =
-        match session.login_mfa_with_signer(USER, Role::CryptoUser, &password, |token| {
-            old_key.sign_token(token)
-        }) {
-            Ok(_) => return Err("the cluster accepted the old key after the rotation".into()),
-            Err(e) => e.to_string(),
-        };
+    let old_key_refused = match session.run(async |ses| {
+        ses.login_mfa_with(USER, Role::CryptoUser, &password, &old_key)
+            .await
+    }) {
+        Ok(_) => return Err("the cluster accepted the old key after the rotation".into()),
+        Err(e) => e.to_string(),
+    };
     steps.failure(&old_key_refused);
     steps.typed(mfa_login(&new_private_key));
     steps.answer(PASSWORD, "(not shown)");
     let report = session
-        .login_mfa_with_signer(USER, Role::CryptoUser, &password, |token| {
-            new_key.sign_token(token)
+        .run(async |ses| {
+            ses.login_mfa_with(USER, Role::CryptoUser, &password, &new_key)
+                .await
         })
         .map_err(fail)?;
     steps.result(Identity::new(&report.username, report.role));
 
     steps.next("Listing the users");
     steps.typed("user list");
-    let users = session.list_users().map_err(fail)?;
+    let users = session
+        .run(async |ses| ses.list_users().await)
+        .map_err(fail)?;
     for row in &users.users {
         steps.say(serde_json::to_string(row).map_err(fail)?);
     }

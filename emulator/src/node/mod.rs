@@ -265,7 +265,8 @@ impl Node {
 
 /// Normalises a user name, refusing a malformed one with the rule it breaks.
 fn normalize(username: &str) -> Result<String, Refusal> {
-    cloudhsm_mfa::username::normalize(username).map_err(|e| refuse(ErrorCode::InvalidArgument, e))
+    cloudhsm_mfa::user::normalize_username(username)
+        .map_err(|e| refuse(ErrorCode::InvalidArgument, e))
 }
 
 /// Checks the password rule, refusing with the rule.

@@ -1,26 +1,15 @@
-//! Password rules and Argon2id hashing (PHC strings with a random 16-byte salt).
+//! Argon2id password hashing (PHC strings with a random 16-byte salt).
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
 use super::NodeSettings;
 
-/// The shortest password, in characters.
-pub const MIN_PASSWORD_CHARS: usize = 7;
-/// The longest password, in characters.
-pub const MAX_PASSWORD_CHARS: usize = 32;
-const SALT_LEN: usize = 16;
+/// The password rule lives in the library core, shared with the client and the CLI.
+pub use cloudhsm_mfa::user::{
+    check_password as check_rule, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS,
+};
 
-/// Checks the length rule (SPEC §4): 7 to 32 characters.
-pub fn check_rule(password: &str) -> Result<(), String> {
-    let n = password.chars().count();
-    if (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
-        Ok(())
-    } else {
-        Err(format!(
-            "the password has {n} characters; a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
-        ))
-    }
-}
+const SALT_LEN: usize = 16;
 
 /// Hashes a password with Argon2id at the node's cost, as a PHC string.
 pub fn hash(password: &str, settings: &NodeSettings) -> Result<String, String> {
@@ -49,20 +38,6 @@ pub fn verify(password: &str, phc: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_of_7_to_32_characters_are_accepted() {
-        assert!(check_rule("1234567").is_ok());
-        assert!(check_rule(&"x".repeat(32)).is_ok());
-        // Characters, not bytes.
-        assert!(check_rule(&"é".repeat(32)).is_ok());
-        let short = check_rule("123456").unwrap_err();
-        assert!(
-            short.contains("6 characters") && short.contains("7 to 32"),
-            "{short}"
-        );
-        assert!(check_rule(&"x".repeat(33)).unwrap_err().contains("33"));
-    }
 
     #[test]
     fn hashes_are_salted_argon2id_and_verify_only_the_right_password() {

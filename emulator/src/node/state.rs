@@ -136,7 +136,7 @@ impl NodeState {
             ));
         }
         for (name, user) in &self.users {
-            match cloudhsm_mfa::username::normalize(name) {
+            match cloudhsm_mfa::user::normalize_username(name) {
                 Ok(n) if &n == name => {}
                 Ok(_) => return Err(format!("user name {name:?} is not in lower case")),
                 Err(e) => return Err(format!("user {name:?}: {e}")),

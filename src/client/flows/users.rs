@@ -1,0 +1,94 @@
+//! User management (SPEC §4, §8): list, create, delete, change a password, activate a new
+//! cluster. Every change goes to every HSM; one that reaches only some says how many.
+
+use crate::client::fanout::Tally;
+use crate::client::session::Session;
+use crate::client::user_list::{merge, UserList};
+use crate::error::{Error, Result};
+use crate::proto::{Op, Reply, Role, Secret};
+use crate::user::check_password;
+
+/// The operation name in errors about user changes that reached only part of a cluster,
+/// as the CloudHSM CLI words it.
+pub(super) const REPLICATE: &str = "User replicate";
+
+impl Session {
+    /// Every user of the cluster (no login needed).
+    pub async fn list_users(&mut self) -> Result<UserList> {
+        self.cluster.connect_missing().await;
+        let results = self.cluster.broadcast(Op::ListUsers).await;
+        let mut tally = Tally::new(&self.cluster, results, |r| match r {
+            Reply::Users { users } => Some(users),
+            _ => None,
+        });
+        if tally.accepted.is_empty() {
+            return Err(tally
+                .take_refusal()
+                .unwrap_or_else(|| Error::NoHsmReachable {
+                    details: self.cluster.describe(&tally.missed),
+                }));
+        }
+        let lists: Vec<_> = tally.accepted.into_iter().map(|(_, users)| users).collect();
+        Ok(merge(&lists))
+    }
+
+    /// Creates a user on every HSM (admin only).
+    pub async fn create_user(&mut self, username: &str, role: Role, password: &str) -> Result<()> {
+        checked_password(password)?;
+        let op = Op::CreateUser {
+            username: username.to_string(),
+            role,
+            password: Secret::new(password),
+        };
+        self.mutate(op).await
+    }
+
+    /// Deletes a user on every HSM (admin only).
+    pub async fn delete_user(&mut self, username: &str, role: Role) -> Result<()> {
+        let op = Op::DeleteUser {
+            username: username.to_string(),
+            role,
+        };
+        self.mutate(op).await
+    }
+
+    /// Sets a user's password on every HSM.
+    pub async fn change_password(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<()> {
+        checked_password(password)?;
+        let op = Op::ChangePassword {
+            username: username.to_string(),
+            role,
+            password: Secret::new(password),
+        };
+        self.mutate(op).await
+    }
+
+    /// Activates a new cluster: the first admin gets `password`.
+    pub async fn activate_cluster(&mut self, password: &str) -> Result<()> {
+        checked_password(password)?;
+        let op = Op::ActivateCluster {
+            password: Secret::new(password),
+        };
+        self.mutate(op).await
+    }
+
+    /// Sends a user change to every HSM; HSMs that cannot be reached count as failures.
+    pub(super) async fn mutate(&mut self, op: Op) -> Result<()> {
+        self.cluster.connect_missing().await;
+        let results = self.cluster.broadcast(op).await;
+        Tally::new(&self.cluster, results, |r| {
+            matches!(r, Reply::Done).then_some(())
+        })
+        .settle(&self.cluster, REPLICATE, &[], true)
+    }
+}
+
+/// The password rule (SPEC §4), checked before anything is sent.
+pub(super) fn checked_password(password: &str) -> Result<()> {
+    check_password(password).map_err(|e| Error::invalid_argument("password", e))
+}
