@@ -4,7 +4,7 @@
 //!
 //! A request goes [`Node::prepare`] → [`Work::run`] → [`Node::commit`]: the costly part
 //! (Argon2id, signature checks) runs without the node, and the commit checks again that
-//! what the work rested on still holds (see [`work`]). [`Node::handle`] does all three.
+//! what the work rested on still holds. [`Node::handle`] does all three.
 //! The caller saves [`Node::state`] when an [`Outcome`] says it changed, before sending
 //! the reply, and reports how the save went ([`Node::saved`], [`Node::save_failed`]).
 //!
