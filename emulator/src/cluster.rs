@@ -1,6 +1,7 @@
 //! [`EmbeddedCluster`]: the nodes of a cluster directory served from a background thread
 //! with its own tokio runtime, driven from plain (blocking) code: tests, benchmarks,
-//! demos and the `cloudhsm-emulator` binary.
+//! demos and the `cloudhsm-emulator` binary. The nodes run on the real clock, or on a
+//! test clock that the caller moves on ([`EmbeddedCluster::advance`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::init::{init_cluster, InitOptions};
 use crate::layout::{ClusterDir, Manifest};
@@ -41,6 +43,7 @@ pub struct EmbeddedCluster {
     faults: Vec<Arc<Faults>>,
     commands: mpsc::UnboundedSender<Command>,
     thread: Option<JoinHandle<()>>,
+    clock: Clock,
 }
 
 impl EmbeddedCluster {
@@ -52,10 +55,21 @@ impl EmbeddedCluster {
 
     /// As [`EmbeddedCluster::start`], with the given connection time limits.
     pub fn start_with(dir: &Path, init: &InitOptions, options: ServerOptions) -> Result<Self> {
+        Self::start_with_clock(dir, init, options, Clock::real())
+    }
+
+    /// As [`EmbeddedCluster::start_with`], the nodes taking their time from `clock` (for
+    /// tests, [`Clock::test`], moved on with [`EmbeddedCluster::advance`]).
+    pub fn start_with_clock(
+        dir: &Path,
+        init: &InitOptions,
+        options: ServerOptions,
+        clock: Clock,
+    ) -> Result<Self> {
         if !ClusterDir::new(dir).manifest().exists() {
             init_cluster(dir, init)?;
         }
-        let cluster = Self::open(dir, options)?;
+        let cluster = Self::open_with_clock(dir, options, clock)?;
         for index in 0..cluster.node_count() {
             cluster.start_node(index)?;
         }
@@ -64,6 +78,11 @@ impl EmbeddedCluster {
 
     /// Opens the cluster in `dir` without starting any node; see [`EmbeddedCluster::start_node`].
     pub fn open(dir: &Path, options: ServerOptions) -> Result<Self> {
+        Self::open_with_clock(dir, options, Clock::real())
+    }
+
+    /// As [`EmbeddedCluster::open`], the nodes taking their time from `clock`.
+    pub fn open_with_clock(dir: &Path, options: ServerOptions, clock: Clock) -> Result<Self> {
         let root = dir
             .canonicalize()
             .map_err(|e| Error::file(dir, format!("cannot open the cluster directory: {e}")))?;
@@ -108,12 +127,13 @@ impl EmbeddedCluster {
             faults,
             commands,
             thread: Some(thread),
+            clock,
         })
     }
 
     /// Starts serving node `index` with its saved state. Refused when it is running.
     pub fn start_node(&self, index: usize) -> Result<()> {
-        let service = NodeService::load(&self.layout, &self.manifest, index)?;
+        let service = NodeService::load(&self.layout, &self.manifest, index, self.clock.clone())?;
         let (reply, answer) = std_mpsc::channel();
         self.send(Command::Start {
             index,
@@ -145,6 +165,17 @@ impl EmbeddedCluster {
         self.manifest.node(index)?;
         self.faults[index].set_close_at_once(on);
         Ok(())
+    }
+
+    /// The clock the nodes take their time from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Moves the test clock of every node on by `by`, as if that much time had passed:
+    /// challenges older than their lifetime expire. Refused on the real clock.
+    pub fn advance(&self, by: Duration) -> Result<()> {
+        self.clock.advance(by)
     }
 
     /// Stops every node and the runtime. Also done on drop.

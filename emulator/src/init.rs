@@ -16,7 +16,7 @@ use rcgen::{
 
 use crate::error::{Error, Result};
 use crate::layout::{hsm_id, ClusterDir, Manifest, NodeEntry, MANIFEST_FORMAT};
-use crate::node::{check_password_rule, NodeSettings, NodeState};
+use crate::node::{check_password_rule, NodeSettings, NodeState, OsEntropy};
 use crate::store::Store;
 
 /// The most nodes a cluster may have.
@@ -147,7 +147,7 @@ pub fn init_cluster(dir: &Path, options: &InitOptions) -> Result<Manifest> {
         write_atomic(&layout.node_cert(index), cert_pem.as_bytes(), PUBLIC_MODE)?;
         write_atomic(&layout.node_key(index), key_pem.as_bytes(), PRIVATE_MODE)?;
         let state = match &options.admin_password {
-            Some(pw) => NodeState::activated(pw, &options.settings)
+            Some(pw) => NodeState::activated(pw, &options.settings, &mut OsEntropy)
                 .map_err(|e| Error::Invalid(format!("admin password: {e}")))?,
             None => NodeState::unactivated(),
         };

@@ -2,7 +2,9 @@
 //! its own TLS certificate, user database and challenges, speaking the protocol of
 //! [`cloudhsm_mfa::proto`].
 //!
-//! - [`node`]: one HSM as a pure state machine (request in, reply out; no I/O, no clock).
+//! - [`node`]: one HSM as a pure state machine (request, time and entropy in; reply out; no
+//!   I/O, no clock or randomness reads).
+//! - [`clock`]: the time a server gives its nodes, real or a test clock.
 //! - [`store`]: the durable state of one node (`node-<i>/state.json`, written atomically).
 //! - [`layout`]: where the files of a cluster directory live, and `emulator.json`.
 //! - [`init`]: creates a cluster directory: CA, node certificates, initial state, client config.
@@ -12,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod cluster;
 pub mod error;
 pub mod init;
@@ -20,9 +23,13 @@ pub mod node;
 pub mod server;
 pub mod store;
 
+pub use clock::Clock;
 pub use cluster::EmbeddedCluster;
 pub use error::{Error, Result};
 pub use init::{init_cluster, InitOptions};
 pub use layout::{ClusterDir, Manifest};
-pub use node::{ConnId, Node, NodeSettings, NodeState, Outcome, UserRecord};
+pub use node::{
+    ConnId, Entropy, Node, NodeSettings, NodeState, OsEntropy, Outcome, Prepared, SeededEntropy,
+    UserRecord, Work, Worked,
+};
 pub use server::{Faults, ServerOptions};

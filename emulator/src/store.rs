@@ -77,7 +77,7 @@ mod tests {
     use cloudhsm_mfa::proto::Secret;
 
     use super::*;
-    use crate::node::NodeSettings;
+    use crate::node::{NodeSettings, OsEntropy};
 
     #[test]
     fn a_missing_file_is_a_fresh_node() {
@@ -91,8 +91,12 @@ mod tests {
     fn save_then_load_round_trips_with_mode_0600() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().join("state.json"));
-        let state =
-            NodeState::activated(&Secret::new("password1"), &NodeSettings::low_cost()).unwrap();
+        let state = NodeState::activated(
+            &Secret::new("password1"),
+            &NodeSettings::low_cost(),
+            &mut OsEntropy,
+        )
+        .unwrap();
         store.save(&state).unwrap();
         assert_eq!(store.load().unwrap(), Some(state.clone()));
         let mode = std::fs::metadata(store.path())

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use cloudhsm_mfa::crypto::{Token, TOKEN_LEN};
 use cloudhsm_mfa::proto::{ErrorCode, Reply, Role};
 
-use super::{refuse, ConnId, Node, Refusal, Step};
+use super::{refuse, ConnId, Cx, Node, Step, Stop};
 
 /// What a challenge may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +45,10 @@ impl Node {
         purpose: Purpose,
         username: &str,
         role: Role,
-        now: Instant,
+        cx: &mut Cx<'_>,
     ) -> Step {
-        let token = cloudhsm_mfa::crypto::random_token()
-            .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
+        let now = cx.now;
+        let token: Token = cx.random()?;
         let ttl = self.settings.challenge_ttl;
         let c = self.conn_mut(conn)?;
         c.challenges.retain(|ch| ch.purpose != purpose);
@@ -65,17 +65,17 @@ impl Node {
         })
     }
 
-    /// Finds and consumes the challenge `token_b64` of `conn` for `purpose` (and, when
-    /// given, for user `username`). A challenge found is gone afterwards, whatever the
-    /// caller does next; an expired one is refused.
-    pub(super) fn take_challenge(
+    /// Finds the challenge `token_b64` of `conn` for `purpose` (and, when given, for user
+    /// `username`), leaving it in place; see [`Node::consume_challenge`]. An expired one is
+    /// gone afterwards, and refused.
+    pub(super) fn find_challenge(
         &mut self,
         conn: ConnId,
         token_b64: &str,
         purpose: Purpose,
         username: Option<&str>,
         now: Instant,
-    ) -> Result<Challenge, Refusal> {
+    ) -> Result<Challenge, Stop> {
         let unknown = || {
             let whom = username
                 .map(|u| format!(" of user {u}"))
@@ -103,8 +103,8 @@ impl Node {
                     && username.is_none_or(|u| ch.username == u)
             })
             .ok_or_else(unknown)?;
-        let ch = c.challenges.swap_remove(pos);
-        if now >= ch.expires {
+        if now >= c.challenges[pos].expires {
+            c.challenges.swap_remove(pos);
             return Err(refuse(
                 ErrorCode::ChallengeExpired,
                 format!(
@@ -114,7 +114,16 @@ impl Node {
                 ),
             ));
         }
-        Ok(ch)
+        Ok(c.challenges[pos].clone())
+    }
+
+    /// Uses up challenge `ch` of `conn`, found by [`Node::find_challenge`]: it cannot be
+    /// answered again, whatever the caller does next.
+    pub(super) fn consume_challenge(&mut self, conn: ConnId, ch: &Challenge) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.challenges
+                .retain(|open| !(open.token == ch.token && open.purpose == ch.purpose));
+        }
     }
 
     /// Drops every open challenge issued for `username`, on every connection.

@@ -1,6 +1,12 @@
-//! One HSM node as a pure state machine: a request and the current time in, a reply out.
-//! No sockets, no files, no clock reads; the caller saves [`Node::state`] when an
-//! [`Outcome`] says it changed, before sending the reply.
+//! One HSM node as a pure state machine: a request, the current time and a source of
+//! random bytes in; a reply, and whether the persistent state changed, out. No sockets, no
+//! files, no clock or randomness reads, so a run can be replayed.
+//!
+//! A request goes [`Node::prepare`] → [`Work::run`] → [`Node::commit`]: the costly part
+//! (Argon2id, signature checks) runs without the node, and the commit checks again that
+//! what the work rested on still holds. [`Node::handle`] does all three.
+//! The caller saves [`Node::state`] when an [`Outcome`] says it changed, before sending
+//! the reply, and reports how the save went ([`Node::saved`], [`Node::save_failed`]).
 //!
 //! Rules (SPEC §4–§6): a connection starts with `hello`; logins and challenges belong to the
 //! connection that made them; a challenge is bound to this node, one user, one purpose and
@@ -8,24 +14,29 @@
 //! a failed login counts toward the user's lockout.
 
 mod challenge;
+mod entropy;
 mod password;
 mod session;
 mod settings;
 mod state;
 mod users;
+mod work;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use cloudhsm_mfa::proto::{ErrorCode, Op, Reply, Role, PROTOCOL_VERSION};
 
 use challenge::Challenge;
+pub use entropy::{Entropy, NoEntropy, OsEntropy, SeededEntropy};
 pub use password::{check_rule as check_password_rule, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use settings::NodeSettings;
 pub use state::{NodeState, UserRecord, FIRST_ADMIN, MAX_USERS, STATE_FORMAT};
+use work::{Cx, Job};
+pub use work::{Prepared, Work, Worked};
 
 /// Identifies one client connection to a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,21 +66,22 @@ struct Connection {
     challenges: Vec<Challenge>,
 }
 
-/// A refused request: the error code and the message for the user.
-#[derive(Debug)]
-struct Refusal {
-    code: ErrorCode,
-    message: String,
+/// Why a pass of a request stops short of a reply.
+enum Stop {
+    /// Refused: the error code and the message for the user.
+    Refused { code: ErrorCode, message: String },
+    /// The request needs this work first; nothing has changed.
+    Work(Job),
 }
 
-fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
-    Refusal {
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Stop {
+    Stop::Refused {
         code,
         message: message.into(),
     }
 }
 
-type Step = Result<Reply, Refusal>;
+type Step = Result<Reply, Stop>;
 
 /// One HSM: its users, the open connections with their logins, and the open challenges.
 pub struct Node {
@@ -80,8 +92,14 @@ pub struct Node {
     next_conn: u64,
     /// A hash checked when the user does not exist, so that a wrong user name costs as much
     /// time as a wrong password.
-    decoy_hash: Option<String>,
+    decoy_hash: String,
+    /// The persistent state changed during the current pass.
     changed: bool,
+    /// The state before the current pass changed it, until the caller says how the save went.
+    undo: Option<NodeState>,
+    /// Users whose failed-login count is higher in memory than in the store, because the
+    /// save of a failure failed. They may not log in until a save succeeds.
+    unsaved_failures: BTreeSet<String>,
 }
 
 impl Node {
@@ -89,12 +107,14 @@ impl Node {
     pub fn new(hsm_id: impl Into<String>, settings: NodeSettings, state: NodeState) -> Self {
         Node {
             hsm_id: hsm_id.into(),
-            settings,
             state,
             conns: HashMap::new(),
             next_conn: 1,
-            decoy_hash: None,
+            decoy_hash: password::decoy(&settings),
+            settings,
             changed: false,
+            undo: None,
+            unsaved_failures: BTreeSet::new(),
         }
     }
 
@@ -126,36 +146,134 @@ impl Node {
         self.conns.len()
     }
 
-    /// Puts back a previous state after the new one could not be saved; the connection
-    /// whose request changed it is logged out, since its login may rest on the lost change.
-    pub fn restore(&mut self, state: NodeState, conn: ConnId) {
-        self.state = state;
+    /// Performs one request of connection `conn` at time `now`, doing its work in place:
+    /// [`Node::prepare`], then [`Work::run`] and [`Node::commit`] until it is answered.
+    pub fn handle(
+        &mut self,
+        conn: ConnId,
+        op: Op,
+        now: Instant,
+        entropy: &mut dyn Entropy,
+    ) -> Outcome {
+        let mut step = self.prepare(conn, op, now, entropy);
+        loop {
+            match step {
+                Prepared::Done(outcome) => return outcome,
+                Prepared::Work(work) => step = self.commit(work.run(), now, entropy),
+            }
+        }
+    }
+
+    /// Starts request `op` of connection `conn` at time `now`: its answer, or the costly
+    /// work it needs first (nothing has changed then).
+    pub fn prepare(
+        &mut self,
+        conn: ConnId,
+        op: Op,
+        now: Instant,
+        entropy: &mut dyn Entropy,
+    ) -> Prepared {
+        self.pass(conn, op, Vec::new(), now, entropy)
+    }
+
+    /// Goes on with a request once its work is done, at time `now`: the request runs again
+    /// against the node as it is now, using the work only where its inputs still hold.
+    /// Its answer, or more work.
+    pub fn commit(&mut self, worked: Worked, now: Instant, entropy: &mut dyn Entropy) -> Prepared {
+        self.pass(worked.conn, worked.op, worked.done, now, entropy)
+    }
+
+    fn pass(
+        &mut self,
+        conn: ConnId,
+        op: Op,
+        done: Vec<(Job, work::Answer)>,
+        now: Instant,
+        entropy: &mut dyn Entropy,
+    ) -> Prepared {
+        self.changed = false;
+        self.undo = None;
+        let result = self.dispatch(conn, &op, &mut Cx::new(now, entropy, &done));
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(Stop::Refused { code, message }) => Reply::Error { code, message },
+            Err(Stop::Work(job)) => {
+                // A pass that asks for work changes nothing; should one have, undo it.
+                if let Some(before) = self.undo.take() {
+                    self.state = before;
+                }
+                self.changed = false;
+                return Prepared::Work(Work {
+                    conn,
+                    op,
+                    done,
+                    job,
+                });
+            }
+        };
+        Prepared::Done(Outcome {
+            reply,
+            changed: std::mem::take(&mut self.changed),
+        })
+    }
+
+    /// The state of the last outcome was saved.
+    pub fn saved(&mut self) {
+        self.undo = None;
+        self.unsaved_failures.clear();
+    }
+
+    /// Whether some failed logins are counted in memory but not in the store: the caller
+    /// should save [`Node::state`] before the next request, and report it with
+    /// [`Node::saved`].
+    pub fn has_unsaved_failures(&self) -> bool {
+        !self.unsaved_failures.is_empty()
+    }
+
+    /// The state of the last outcome could not be saved (`error` says why): the change is
+    /// undone and the connection whose request made it is logged out, since its login may
+    /// rest on the lost change. Failed logins are never undone: a higher count or a lock
+    /// stays in memory, and that user may not log in until a save succeeds. Returns the
+    /// reply to send instead of the outcome's.
+    pub fn save_failed(&mut self, conn: ConnId, error: &str) -> Reply {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.login = None;
             c.challenges.clear();
         }
-    }
-
-    /// Performs one request of connection `conn` at time `now`.
-    pub fn handle(&mut self, conn: ConnId, op: Op, now: Instant) -> Outcome {
-        self.changed = false;
-        let reply = match self.dispatch(conn, op, now) {
-            Ok(reply) => reply,
-            Err(r) => Reply::Error {
-                code: r.code,
-                message: r.message,
-            },
+        let mut kept = Vec::new();
+        if let Some(before) = self.undo.take() {
+            let after = std::mem::replace(&mut self.state, before);
+            for (name, user) in &mut self.state.users {
+                let Some(a) = after.users.get(name) else {
+                    continue;
+                };
+                if a.failed_logins > user.failed_logins || (a.locked && !user.locked) {
+                    user.failed_logins = user.failed_logins.max(a.failed_logins);
+                    user.locked |= a.locked;
+                    self.unsaved_failures.insert(name.clone());
+                    kept.push(name.clone());
+                }
+            }
+        }
+        let message = if kept.is_empty() {
+            format!("the HSM could not save its state, so nothing changed: {error}")
+        } else {
+            format!(
+                "the HSM could not save its state: {error}; the failed login of user {} still \
+                 counts, and that user may not log in until the HSM can save again",
+                kept.join(", ")
+            )
         };
-        Outcome {
-            reply,
-            changed: std::mem::take(&mut self.changed),
+        Reply::Error {
+            code: ErrorCode::Internal,
+            message,
         }
     }
 
-    fn dispatch(&mut self, conn: ConnId, op: Op, now: Instant) -> Step {
+    fn dispatch(&mut self, conn: ConnId, op: &Op, cx: &mut Cx<'_>) -> Step {
         let greeted = self.conn(conn)?.greeted;
         match op {
-            Op::Hello { protocol } => self.hello(conn, protocol),
+            Op::Hello { protocol } => self.hello(conn, *protocol),
             _ if !greeted => Err(refuse(
                 ErrorCode::ProtocolVersion,
                 format!(
@@ -167,8 +285,8 @@ impl Node {
                 username,
                 role,
                 password,
-            } => self.login(conn, &username, role, &password, now),
-            Op::LoginMfa { token, signature } => self.login_mfa(conn, &token, &signature, now),
+            } => self.login(conn, username, *role, password, cx),
+            Op::LoginMfa { token, signature } => self.login_mfa(conn, token, signature, cx),
             Op::Logout => self.logout(conn),
             Op::ListUsers => Ok(Reply::Users {
                 users: self.state.user_infos(),
@@ -177,15 +295,15 @@ impl Node {
                 username,
                 role,
                 password,
-            } => self.create_user(conn, &username, role, &password),
-            Op::DeleteUser { username, role } => self.delete_user(conn, &username, role),
+            } => self.create_user(conn, username, *role, password, cx),
+            Op::DeleteUser { username, role } => self.delete_user(conn, username, *role),
             Op::ChangePassword {
                 username,
                 role,
                 password,
-            } => self.change_password(conn, &username, role, &password),
+            } => self.change_password(conn, username, *role, password, cx),
             Op::ChangeMfaBegin { username, role } => {
-                self.change_mfa_begin(conn, &username, role, now)
+                self.change_mfa_begin(conn, username, *role, cx)
             }
             Op::ChangeMfaFinish {
                 username,
@@ -198,27 +316,27 @@ impl Node {
             } => self.change_mfa_finish(
                 conn,
                 users::MfaFinish {
-                    username: &username,
-                    role,
-                    token: &token,
-                    signature: &signature,
-                    public_key_pem: &public_key_pem,
-                    password: &password,
-                    change_quorum,
+                    username,
+                    role: *role,
+                    token,
+                    signature,
+                    public_key_pem,
+                    password,
+                    change_quorum: *change_quorum,
                 },
-                now,
+                cx,
             ),
             Op::DeregisterMfa {
                 username,
                 role,
                 password,
                 change_quorum: _,
-            } => self.deregister_mfa(conn, &username, role, &password),
-            Op::ActivateCluster { password } => self.activate(&password),
+            } => self.deregister_mfa(conn, username, *role, password, cx),
+            Op::ActivateCluster { password } => self.activate(password, cx),
         }
     }
 
-    fn conn(&self, conn: ConnId) -> Result<&Connection, Refusal> {
+    fn conn(&self, conn: ConnId) -> Result<&Connection, Stop> {
         self.conns.get(&conn).ok_or_else(|| {
             refuse(
                 ErrorCode::Internal,
@@ -227,7 +345,7 @@ impl Node {
         })
     }
 
-    fn conn_mut(&mut self, conn: ConnId) -> Result<&mut Connection, Refusal> {
+    fn conn_mut(&mut self, conn: ConnId) -> Result<&mut Connection, Stop> {
         self.conns.get_mut(&conn).ok_or_else(|| {
             refuse(
                 ErrorCode::Internal,
@@ -237,7 +355,7 @@ impl Node {
     }
 
     /// The login of `conn`, or NotLoggedIn.
-    fn require_login(&self, conn: ConnId) -> Result<Login, Refusal> {
+    fn require_login(&self, conn: ConnId) -> Result<Login, Stop> {
         self.conn(conn)?.login.clone().ok_or_else(|| {
             refuse(
                 ErrorCode::NotLoggedIn,
@@ -253,29 +371,29 @@ impl Node {
             .any(|c| c.login.as_ref().is_some_and(|l| l.username == username))
     }
 
-    /// Hashes a new password at the node's cost.
-    fn hash_password(&self, password: &str) -> Result<String, Refusal> {
-        password::hash(password, &self.settings).map_err(|e| refuse(ErrorCode::Internal, e))
-    }
-
-    fn mark_changed(&mut self) {
+    /// Called before the persistent state changes: keeps what it was, to undo the change
+    /// when it cannot be saved, and marks the pass as changing it.
+    fn begin_change(&mut self) {
+        if self.undo.is_none() {
+            self.undo = Some(self.state.clone());
+        }
         self.changed = true;
     }
 }
 
 /// Normalises a user name, refusing a malformed one with the rule it breaks.
-fn normalize(username: &str) -> Result<String, Refusal> {
+fn normalize(username: &str) -> Result<String, Stop> {
     cloudhsm_mfa::user::normalize_username(username)
         .map_err(|e| refuse(ErrorCode::InvalidArgument, e))
 }
 
 /// Checks the password rule, refusing with the rule.
-fn check_password(password: &str) -> Result<(), Refusal> {
+fn check_password(password: &str) -> Result<(), Stop> {
     password::check_rule(password).map_err(|e| refuse(ErrorCode::InvalidArgument, e))
 }
 
 /// Decodes a standard-base64 argument.
-fn decode_base64(what: &str, value: &str) -> Result<Vec<u8>, Refusal> {
+fn decode_base64(what: &str, value: &str) -> Result<Vec<u8>, Stop> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD
         .decode(value.trim())

@@ -1,4 +1,5 @@
-//! Argon2id password hashing (PHC strings with a random 16-byte salt).
+//! Argon2id password hashing (PHC strings with a random 16-byte salt, drawn by the
+//! caller). The password rule itself lives in the library core.
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
@@ -8,24 +9,31 @@ use super::NodeSettings;
 pub use cloudhsm_mfa::user::{
     check_password as check_rule, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS,
 };
+/// The length of a password salt.
+pub const SALT_LEN: usize = 16;
+/// The length of an Argon2id output in a PHC string.
+const OUTPUT_LEN: usize = 32;
 
-const SALT_LEN: usize = 16;
+/// Hashes a password with Argon2id at the node's cost, as a PHC string with `salt`.
+pub fn hash(
+    password: &str,
+    settings: &NodeSettings,
+    salt: &[u8; SALT_LEN],
+) -> Result<String, String> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params(settings)?)
+        .hash_password_with_salt(password.as_bytes(), salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("password hashing failed: {e}"))
+}
 
-/// Hashes a password with Argon2id at the node's cost, as a PHC string.
-pub fn hash(password: &str, settings: &NodeSettings) -> Result<String, String> {
-    let params = Params::new(
+fn params(settings: &NodeSettings) -> Result<Params, String> {
+    Params::new(
         settings.argon2_memory_kib,
         settings.argon2_iterations,
         settings.argon2_lanes,
         None,
     )
-    .map_err(|e| format!("Argon2id cost is not usable: {e}"))?;
-    let mut salt = [0u8; SALT_LEN];
-    aws_lc_rs::rand::fill(&mut salt).map_err(|_| "no randomness available".to_string())?;
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| format!("password hashing failed: {e}"))
+    .map_err(|e| format!("Argon2id cost is not usable: {e}"))
 }
 
 /// Checks a password against a PHC string made by [`hash`]; the cost comes from the string.
@@ -35,6 +43,22 @@ pub fn verify(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
+/// A PHC string at the node's cost that no password matches: checking a password against
+/// it costs what a real check costs, so that an unknown user answers as slowly as a wrong
+/// password. Made without hashing anything (a fixed salt and an output of zeros).
+pub fn decoy(settings: &NodeSettings) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        settings.argon2_lanes,
+        b64.encode([0x5a; SALT_LEN]),
+        b64.encode([0; OUTPUT_LEN]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,13 +66,27 @@ mod tests {
     #[test]
     fn hashes_are_salted_argon2id_and_verify_only_the_right_password() {
         let s = NodeSettings::low_cost();
-        let a = hash("password1", &s).unwrap();
-        let b = hash("password1", &s).unwrap();
+        let a = hash("password1", &s, &[1; SALT_LEN]).unwrap();
+        let b = hash("password1", &s, &[2; SALT_LEN]).unwrap();
         assert!(a.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{a}");
         assert_ne!(a, b, "each hash has its own salt");
+        assert_eq!(a, hash("password1", &s, &[1; SALT_LEN]).unwrap());
         assert!(verify("password1", &a));
         assert!(verify("password1", &b));
         assert!(!verify("password2", &a));
         assert!(!verify("password1", "not a hash"));
+    }
+
+    #[test]
+    fn the_decoy_has_the_shape_and_cost_of_a_real_hash_and_matches_nothing() {
+        for s in [NodeSettings::low_cost(), NodeSettings::default()] {
+            let decoy = decoy(&s);
+            let real = hash("decoy-password", &s, &[0x5a; SALT_LEN]).unwrap();
+            let head = |h: &str| h[..h.rfind('$').unwrap()].to_string();
+            assert_eq!(head(&decoy), head(&real), "same algorithm, cost and salt");
+            assert_eq!(decoy.len(), real.len(), "same output length");
+            assert!(argon2::password_hash::phc::PasswordHash::new(&decoy).is_ok());
+            assert!(!verify("decoy-password", &decoy));
+        }
     }
 }

@@ -1,13 +1,10 @@
 //! The session operations: hello, login (with and without MFA), logout, cluster activation.
 
-use std::time::Instant;
-
-use cloudhsm_mfa::crypto::{PublicKey, Token};
 use cloudhsm_mfa::proto::{ErrorCode, Reply, Role, Secret, PROTOCOL_VERSION};
 
-use super::challenge::Purpose;
+use super::challenge::{Challenge, Purpose};
 use super::{
-    check_password, decode_base64, normalize, password, refuse, ConnId, Login, Node, Refusal, Step,
+    check_password, decode_base64, normalize, refuse, ConnId, Cx, Login, Node, Step, Stop,
 };
 
 /// The one answer to a wrong user name, role or password, so that a caller cannot tell
@@ -38,7 +35,7 @@ impl Node {
         username: &str,
         role: Role,
         password: &Secret,
-        now: Instant,
+        cx: &mut Cx<'_>,
     ) -> Step {
         if let Some(l) = &self.conn(conn)?.login {
             return Err(refuse(
@@ -56,17 +53,20 @@ impl Node {
             ));
         }
         let name = normalize(username)?;
+        self.refuse_unsaved_failures(&name)?;
         let verified = match self.state.users.get(&name) {
             Some(user) if user.role == role => {
                 if user.locked {
                     return Err(self.locked_refusal(&name));
                 }
-                user.password_hash
-                    .as_deref()
-                    .is_some_and(|h| password::verify(password.expose(), h))
+                match user.password_hash.as_deref() {
+                    Some(h) => cx.verify(password, h)?,
+                    None => false,
+                }
             }
             _ => {
-                self.decoy_verify(password.expose());
+                // As costly as a wrong password, so that a caller cannot tell the two apart.
+                cx.verify(password, &self.decoy_hash)?;
                 false
             }
         };
@@ -80,7 +80,7 @@ impl Node {
             .get(&name)
             .is_some_and(|u| u.mfa_public_key.is_some());
         if has_mfa {
-            return self.issue_challenge(conn, Purpose::Login, &name, role, now);
+            return self.issue_challenge(conn, Purpose::Login, &name, role, cx);
         }
         self.finish_login(conn, name, role)
     }
@@ -90,7 +90,7 @@ impl Node {
         conn: ConnId,
         token: &str,
         signature: &str,
-        now: Instant,
+        cx: &mut Cx<'_>,
     ) -> Step {
         if self.conn(conn)?.login.is_some() {
             return Err(refuse(
@@ -99,35 +99,16 @@ impl Node {
             ));
         }
         let signature = decode_base64("signature", signature)?;
-        let ch = self.take_challenge(conn, token, Purpose::Login, None, now)?;
-        let Some(user) = self.state.users.get(&ch.username) else {
-            return Err(refuse(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
+        let ch = self.find_challenge(conn, token, Purpose::Login, None, cx.now)?;
+        let verified = match self.check_login_signature(&ch, &signature, cx) {
+            Err(Stop::Work(job)) => return Err(Stop::Work(job)),
+            checked => {
+                // Answered, rightly or wrongly: the challenge is used up.
+                self.consume_challenge(conn, &ch);
+                checked?
+            }
         };
-        if user.role != ch.role {
-            return Err(refuse(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
-        }
-        if user.locked {
-            return Err(self.locked_refusal(&ch.username));
-        }
-        let Some(pem) = user.mfa_public_key.as_deref() else {
-            return Err(refuse(
-                ErrorCode::MfaNotRegistered,
-                format!(
-                    "MFA is not registered for user {}: log in with the password alone",
-                    ch.username
-                ),
-            ));
-        };
-        let key = PublicKey::from_pem(pem.as_bytes()).map_err(|e| {
-            refuse(
-                ErrorCode::Internal,
-                format!(
-                    "the stored MFA key of user {} is unusable: {e}",
-                    ch.username
-                ),
-            )
-        })?;
-        if !signature_verifies(&key, &ch.token, &signature) {
+        if !verified {
             let (count, locked) = self.record_failed_login(&ch.username);
             let threshold = self.settings.lockout_threshold;
             let lock_note = if locked {
@@ -147,6 +128,43 @@ impl Node {
         self.finish_login(conn, ch.username, ch.role)
     }
 
+    /// Whether `signature` answers login challenge `ch` with the user's registered key.
+    fn check_login_signature(
+        &self,
+        ch: &Challenge,
+        signature: &[u8],
+        cx: &mut Cx<'_>,
+    ) -> Result<bool, Stop> {
+        self.refuse_unsaved_failures(&ch.username)?;
+        let Some(user) = self.state.users.get(&ch.username) else {
+            return Err(refuse(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
+        };
+        if user.role != ch.role {
+            return Err(refuse(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
+        }
+        if user.locked {
+            return Err(self.locked_refusal(&ch.username));
+        }
+        let Some(pem) = user.mfa_public_key.as_deref() else {
+            return Err(refuse(
+                ErrorCode::MfaNotRegistered,
+                format!(
+                    "MFA is not registered for user {}: log in with the password alone",
+                    ch.username
+                ),
+            ));
+        };
+        cx.signature(pem, &ch.token, signature)?.map_err(|e| {
+            refuse(
+                ErrorCode::Internal,
+                format!(
+                    "the stored MFA key of user {} is unusable: {e}",
+                    ch.username
+                ),
+            )
+        })
+    }
+
     pub(super) fn logout(&mut self, conn: ConnId) -> Step {
         self.require_login(conn)?;
         let c = self.conn_mut(conn)?;
@@ -155,7 +173,7 @@ impl Node {
         Ok(Reply::Done)
     }
 
-    pub(super) fn activate(&mut self, password: &Secret) -> Step {
+    pub(super) fn activate(&mut self, password: &Secret, cx: &mut Cx<'_>) -> Step {
         if self.state.activated {
             return Err(refuse(
                 ErrorCode::ClusterState,
@@ -175,22 +193,27 @@ impl Node {
                 "the HSM has no unactivated-admin user to activate",
             ));
         };
-        let hash = self.hash_password(password.expose())?;
+        let hash = cx.hash(password, &self.settings)?;
+        self.begin_change();
         if let Some(user) = self.state.users.get_mut(&name) {
             user.role = Role::Admin;
             user.set_password_hash(hash);
         }
         self.state.activated = true;
-        self.mark_changed();
         Ok(Reply::Done)
     }
 
     /// Logs `conn` in as `username` and restarts the user's failure count.
     fn finish_login(&mut self, conn: ConnId, username: String, role: Role) -> Step {
-        if let Some(user) = self.state.users.get_mut(&username) {
-            if user.failed_logins != 0 {
+        if self
+            .state
+            .users
+            .get(&username)
+            .is_some_and(|u| u.failed_logins != 0)
+        {
+            self.begin_change();
+            if let Some(user) = self.state.users.get_mut(&username) {
                 user.failed_logins = 0;
-                self.changed = true;
             }
         }
         let c = self.conn_mut(conn)?;
@@ -206,6 +229,10 @@ impl Node {
     /// Returns the count and whether the user is locked.
     fn record_failed_login(&mut self, username: &str) -> (u32, bool) {
         let threshold = self.settings.lockout_threshold;
+        if !self.state.users.contains_key(username) {
+            return (0, false);
+        }
+        self.begin_change();
         let Some(user) = self.state.users.get_mut(username) else {
             return (0, false);
         };
@@ -213,12 +240,24 @@ impl Node {
         if user.failed_logins >= threshold {
             user.locked = true;
         }
-        let result = (user.failed_logins, user.locked);
-        self.mark_changed();
-        result
+        (user.failed_logins, user.locked)
     }
 
-    fn locked_refusal(&self, username: &str) -> Refusal {
+    /// Refuses a login of `username` while its failed logins are counted but not saved.
+    fn refuse_unsaved_failures(&self, username: &str) -> Result<(), Stop> {
+        if self.unsaved_failures.contains(username) {
+            return Err(refuse(
+                ErrorCode::Internal,
+                format!(
+                    "the HSM cannot save its state, so user {username} may not log in until it \
+                     can: its failed logins are counted but not saved"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn locked_refusal(&self, username: &str) -> Stop {
         refuse(
             ErrorCode::UserLocked,
             format!(
@@ -228,19 +267,4 @@ impl Node {
             ),
         )
     }
-
-    /// Spends the time of a password check when there is no user to check against.
-    fn decoy_verify(&mut self, password: &str) {
-        if self.decoy_hash.is_none() {
-            self.decoy_hash = password::hash("decoy-password", &self.settings).ok();
-        }
-        if let Some(h) = &self.decoy_hash {
-            let _ = password::verify(password, h);
-        }
-    }
-}
-
-/// Checks a token signature, a signature of the wrong length counting as invalid.
-pub(super) fn signature_verifies(key: &PublicKey, token: &Token, signature: &[u8]) -> bool {
-    signature.len() == key.signature_len() && key.verify_token(token, signature)
 }

@@ -6,7 +6,9 @@ use std::fmt;
 use cloudhsm_mfa::proto::{Role, Secret, UserInfo};
 use serde::{Deserialize, Serialize};
 
-use super::{password, NodeSettings};
+use super::entropy::Entropy;
+use super::password::{self, SALT_LEN};
+use super::NodeSettings;
 
 /// The most users one node holds.
 pub const MAX_USERS: usize = 1024;
@@ -105,10 +107,17 @@ impl NodeState {
         }
     }
 
-    /// A node of an activated cluster whose `admin` has `password`.
-    pub fn activated(password: &Secret, settings: &NodeSettings) -> Result<Self, String> {
+    /// A node of an activated cluster whose `admin` has `password`, hashed with a salt
+    /// from `entropy`.
+    pub fn activated(
+        password: &Secret,
+        settings: &NodeSettings,
+        entropy: &mut dyn Entropy,
+    ) -> Result<Self, String> {
         password::check_rule(password.expose())?;
-        let hash = password::hash(password.expose(), settings)?;
+        let mut salt = [0u8; SALT_LEN];
+        entropy.fill(&mut salt).map_err(|e| e.to_string())?;
+        let hash = password::hash(password.expose(), settings, &salt)?;
         let mut users = BTreeMap::new();
         users.insert(
             FIRST_ADMIN.to_string(),
@@ -171,6 +180,7 @@ impl NodeState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::OsEntropy;
 
     #[test]
     fn a_new_node_has_one_unactivated_admin_without_password() {
@@ -186,7 +196,7 @@ mod tests {
     #[test]
     fn an_activated_node_checks_the_admin_password_rule() {
         let settings = NodeSettings::low_cost();
-        let s = NodeState::activated(&Secret::new("password1"), &settings).unwrap();
+        let s = NodeState::activated(&Secret::new("password1"), &settings, &mut OsEntropy).unwrap();
         assert!(s.activated);
         let admin = &s.users[FIRST_ADMIN];
         assert_eq!(admin.role, Role::Admin);
@@ -194,9 +204,11 @@ mod tests {
             "password1",
             admin.password_hash.as_deref().unwrap()
         ));
-        assert!(NodeState::activated(&Secret::new("short"), &settings)
-            .unwrap_err()
-            .contains("7 to 32"));
+        assert!(
+            NodeState::activated(&Secret::new("short"), &settings, &mut OsEntropy)
+                .unwrap_err()
+                .contains("7 to 32")
+        );
     }
 
     #[test]
@@ -218,7 +230,7 @@ mod tests {
     #[test]
     fn debug_output_hides_the_password_hash() {
         let settings = NodeSettings::low_cost();
-        let s = NodeState::activated(&Secret::new("password1"), &settings).unwrap();
+        let s = NodeState::activated(&Secret::new("password1"), &settings, &mut OsEntropy).unwrap();
         let hash = s.users[FIRST_ADMIN].password_hash.clone().unwrap();
         assert!(!format!("{s:?}").contains(&hash));
     }

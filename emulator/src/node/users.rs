@@ -1,15 +1,14 @@
 //! User management: create, delete, change password, register / rotate / deregister MFA.
 
-use std::time::Instant;
-
 use cloudhsm_mfa::crypto::PublicKey;
 use cloudhsm_mfa::proto::{ErrorCode, Reply, Role, Secret};
 use cloudhsm_mfa::Error as LibError;
 
 use super::challenge::Purpose;
-use super::session::signature_verifies;
 use super::state::{UserRecord, MAX_USERS};
-use super::{check_password, decode_base64, normalize, refuse, ConnId, Login, Node, Refusal, Step};
+use super::{
+    check_password, decode_base64, normalize, refuse, ConnId, Cx, Login, Node, Step, Stop,
+};
 
 /// The arguments of `change_mfa_finish`.
 pub(super) struct MfaFinish<'a> {
@@ -29,6 +28,7 @@ impl Node {
         username: &str,
         role: Role,
         password: &Secret,
+        cx: &mut Cx<'_>,
     ) -> Step {
         self.require_admin(conn, "create users")?;
         let name = normalize(username)?;
@@ -51,11 +51,11 @@ impl Node {
             ));
         }
         check_password(password.expose())?;
-        let hash = self.hash_password(password.expose())?;
+        let hash = cx.hash(password, &self.settings)?;
+        self.begin_change();
         self.state
             .users
             .insert(name, UserRecord::new(role, Some(hash)));
-        self.mark_changed();
         Ok(Reply::Done)
     }
 
@@ -69,9 +69,9 @@ impl Node {
                 format!("user {name} is logged in; it must log out before it can be deleted"),
             ));
         }
+        self.begin_change();
         self.state.users.remove(&name);
         self.drop_challenges_of(&name);
-        self.mark_changed();
         Ok(Reply::Done)
     }
 
@@ -81,10 +81,12 @@ impl Node {
         username: &str,
         role: Role,
         password: &Secret,
+        cx: &mut Cx<'_>,
     ) -> Step {
         let name = self.authorize_change(conn, username, role, "password")?;
         check_password(password.expose())?;
-        let hash = self.hash_password(password.expose())?;
+        let hash = cx.hash(password, &self.settings)?;
+        self.begin_change();
         if let Some(user) = self.state.users.get_mut(&name) {
             user.set_password_hash(hash);
             // MFA and quorum share one key pair: a new password ends the quorum registration.
@@ -92,7 +94,6 @@ impl Node {
                 user.quorum_public_key = None;
             }
         }
-        self.mark_changed();
         Ok(Reply::Done)
     }
 
@@ -101,17 +102,17 @@ impl Node {
         conn: ConnId,
         username: &str,
         role: Role,
-        now: Instant,
+        cx: &mut Cx<'_>,
     ) -> Step {
         let name = self.authorize_change(conn, username, role, "MFA")?;
-        self.issue_challenge(conn, Purpose::MfaRegistration, &name, role, now)
+        self.issue_challenge(conn, Purpose::MfaRegistration, &name, role, cx)
     }
 
     pub(super) fn change_mfa_finish(
         &mut self,
         conn: ConnId,
         a: MfaFinish<'_>,
-        now: Instant,
+        cx: &mut Cx<'_>,
     ) -> Step {
         let name = self.authorize_change(conn, a.username, a.role, "MFA")?;
         check_password(a.password.expose())?;
@@ -126,23 +127,32 @@ impl Node {
             .to_pem()
             .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
         let signature = decode_base64("signature", a.signature)?;
-        let ch = self.take_challenge(conn, a.token, Purpose::MfaRegistration, Some(&name), now)?;
-        if !signature_verifies(&key, &ch.token, &signature) {
-            return Err(refuse(
+        let ch =
+            self.find_challenge(conn, a.token, Purpose::MfaRegistration, Some(&name), cx.now)?;
+        // Decide first, then use up the challenge, unless more work is needed.
+        let decided = match cx.signature(&pem, &ch.token, &signature) {
+            Err(stop) => Err(stop),
+            Ok(Err(e)) => Err(refuse(ErrorCode::Internal, e)),
+            Ok(Ok(false)) => Err(refuse(
                 ErrorCode::SignatureInvalid,
                 format!(
                     "the signature does not verify with the new public key of user {name}: sign \
                      the registration token with the new private key"
                 ),
-            ));
+            )),
+            Ok(Ok(true)) => cx.hash(a.password, &self.settings),
+        };
+        if let Err(Stop::Work(job)) = decided {
+            return Err(Stop::Work(job));
         }
-        let hash = self.hash_password(a.password.expose())?;
+        self.consume_challenge(conn, &ch);
+        let hash = decided?;
+        self.begin_change();
         if let Some(user) = self.state.users.get_mut(&name) {
             user.set_password_hash(hash);
             user.quorum_public_key = a.change_quorum.then(|| pem.clone());
             user.mfa_public_key = Some(pem);
         }
-        self.mark_changed();
         Ok(Reply::Done)
     }
 
@@ -152,6 +162,7 @@ impl Node {
         username: &str,
         role: Role,
         password: &Secret,
+        cx: &mut Cx<'_>,
     ) -> Step {
         let name = self.authorize_change(conn, username, role, "MFA")?;
         if self
@@ -166,18 +177,18 @@ impl Node {
             ));
         }
         check_password(password.expose())?;
-        let hash = self.hash_password(password.expose())?;
+        let hash = cx.hash(password, &self.settings)?;
+        self.begin_change();
         if let Some(user) = self.state.users.get_mut(&name) {
             user.set_password_hash(hash);
             user.mfa_public_key = None;
             user.quorum_public_key = None;
         }
-        self.mark_changed();
         Ok(Reply::Done)
     }
 
     /// The login of `conn` if it is an admin's.
-    fn require_admin(&self, conn: ConnId, what: &str) -> Result<Login, Refusal> {
+    fn require_admin(&self, conn: ConnId, what: &str) -> Result<Login, Stop> {
         let login = self.require_login(conn)?;
         if login.role != Role::Admin {
             return Err(refuse(
@@ -192,7 +203,7 @@ impl Node {
     }
 
     /// Refuses unless user `name` exists with `role`.
-    fn require_user(&self, name: &str, role: Role) -> Result<(), Refusal> {
+    fn require_user(&self, name: &str, role: Role) -> Result<(), Stop> {
         match self.state.users.get(name) {
             Some(u) if u.role == role => Ok(()),
             _ => Err(refuse(
@@ -211,7 +222,7 @@ impl Node {
         username: &str,
         role: Role,
         what: &str,
-    ) -> Result<String, Refusal> {
+    ) -> Result<String, Stop> {
         let login = self.require_login(conn)?;
         let name = normalize(username)?;
         let is_self = login.username == name;

@@ -1,9 +1,11 @@
 //! The TLS listener of one node: one task per connection, frames of
 //! [`cloudhsm_mfa::proto`], the node behind a lock that is never held across an await.
 //!
-//! A request is handled, and the state saved when it changed, on the blocking pool
-//! (Argon2id and fsync block), before the reply is sent. Fault injection for client tests:
-//! a delay before every reply, and a node that closes each connection at once.
+//! A request is handled on the blocking pool, before the reply is sent: the node prepares
+//! it under its lock; the costly work (Argon2id, signature checks) runs without the lock,
+//! so one node checks many passwords at once; the node commits it under the lock again,
+//! and the state is saved (fsync) when the node says it changed. Fault injection for
+//! client tests: a delay before every reply, and a node that closes each connection at once.
 
 mod connection;
 mod tls;
@@ -11,7 +13,7 @@ mod tls;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloudhsm_mfa::proto::{ErrorCode, Op, Reply};
 use tokio::net::{TcpListener, TcpSocket};
@@ -19,12 +21,17 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::layout::{ClusterDir, Manifest};
-use crate::node::{ConnId, Node};
+use crate::node::{ConnId, Node, OsEntropy, Outcome, Prepared};
 use crate::store::Store;
 
 pub use connection::KNOWN_OPERATIONS;
+
+/// How many rounds of work one request may take before it is given up: each round after
+/// the first means that the state the work rested on changed meanwhile.
+const MAX_ROUNDS: usize = 8;
 
 /// Time limits of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,12 +86,18 @@ pub struct NodeService {
     tls: TlsAcceptor,
     addr: SocketAddr,
     hsm_id: String,
+    clock: Clock,
 }
 
 impl NodeService {
     /// Loads node `index` of the cluster in `dir`: its saved state (a fresh one when
-    /// there is no state file), its certificate and key.
-    pub fn load(dir: &ClusterDir, manifest: &Manifest, index: usize) -> Result<Arc<Self>> {
+    /// there is no state file), its certificate and key. Its time comes from `clock`.
+    pub fn load(
+        dir: &ClusterDir,
+        manifest: &Manifest,
+        index: usize,
+        clock: Clock,
+    ) -> Result<Arc<Self>> {
         let entry = manifest.node(index)?;
         let store = Store::new(dir.node_state(index));
         let state = store.load_or_fresh()?;
@@ -99,6 +112,7 @@ impl NodeService {
             tls,
             addr: entry.addr(),
             hsm_id: entry.hsm_id.clone(),
+            clock,
         }))
     }
 
@@ -121,34 +135,54 @@ impl NodeService {
         }
     }
 
-    /// Handles one request and saves the state when it changed. Blocking: call it on the
-    /// blocking pool. When the save fails the change is undone and the reply says so.
+    /// Handles one request and saves the state when the node says it changed. Blocking:
+    /// call it on the blocking pool. The node's lock is held to prepare and to commit, not
+    /// while the work runs. When the save fails the change is undone (failed logins stay
+    /// counted) and the reply says so.
     fn handle(&self, conn: ConnId, op: Op) -> Reply {
-        let Ok(mut node) = self.node.lock() else {
-            return internal("the HSM is out of service after an internal failure".into());
+        let out_of_service =
+            || internal("the HSM is out of service after an internal failure".into());
+        let mut entropy = OsEntropy;
+        let mut work = {
+            let Ok(mut node) = self.node.lock() else {
+                return out_of_service();
+            };
+            self.catch_up(&mut node);
+            match node.prepare(conn, op, self.clock.now(), &mut entropy) {
+                Prepared::Done(outcome) => return self.settle(&mut node, conn, outcome),
+                Prepared::Work(work) => work,
+            }
         };
-        let before = may_change(&op).then(|| node.state().clone());
-        let outcome = node.handle(conn, op, Instant::now());
+        for _ in 0..MAX_ROUNDS {
+            let worked = work.run();
+            let Ok(mut node) = self.node.lock() else {
+                return out_of_service();
+            };
+            match node.commit(worked, self.clock.now(), &mut entropy) {
+                Prepared::Done(outcome) => return self.settle(&mut node, conn, outcome),
+                Prepared::Work(next) => work = next,
+            }
+        }
+        internal("the HSM's users kept changing while the request was checked; try again".into())
+    }
+
+    /// Saves the state when `outcome` changed it, and tells the node how that went.
+    fn settle(&self, node: &mut Node, conn: ConnId, outcome: Outcome) -> Reply {
         if outcome.changed {
             if let Err(e) = self.store.save(node.state()) {
-                if let Some(before) = before {
-                    node.restore(before, conn);
-                }
-                return internal(format!(
-                    "the HSM could not save its state, so nothing changed: {e}"
-                ));
+                return node.save_failed(conn, &e.to_string());
             }
+            node.saved();
         }
         outcome.reply
     }
-}
 
-/// Whether `op` can change the persistent state.
-fn may_change(op: &Op) -> bool {
-    !matches!(
-        op,
-        Op::Hello { .. } | Op::ListUsers | Op::Logout | Op::ChangeMfaBegin { .. }
-    )
+    /// Tries again to save failed logins that an earlier save lost.
+    fn catch_up(&self, node: &mut Node) {
+        if node.has_unsaved_failures() && self.store.save(node.state()).is_ok() {
+            node.saved();
+        }
+    }
 }
 
 fn internal(message: String) -> Reply {

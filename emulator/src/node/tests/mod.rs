@@ -1,8 +1,10 @@
 //! The node on its own: every rule of SPEC §4–§6, driven through `Node::handle` with a
-//! clock the tests move by hand.
+//! clock the tests move by hand and seeded entropy.
 
 mod login;
 mod mfa;
+mod replay;
+mod saving;
 mod users;
 
 use std::sync::OnceLock;
@@ -12,7 +14,7 @@ use base64::Engine as _;
 use cloudhsm_mfa::crypto::PrivateKey;
 use cloudhsm_mfa::proto::{ErrorCode, Op, Reply, Role, Secret, PROTOCOL_VERSION};
 
-use super::{ConnId, Node, NodeSettings, NodeState};
+use super::{ConnId, Node, NodeSettings, NodeState, SeededEntropy};
 
 pub const ADMIN_PW: &str = "admin-pw-1";
 pub const TTL: Duration = Duration::from_secs(60);
@@ -24,18 +26,28 @@ pub fn settings() -> NodeSettings {
     }
 }
 
-/// A node of an activated cluster, with `admin` / [`ADMIN_PW`], and the test's clock.
+/// A node of an activated cluster, with `admin` / [`ADMIN_PW`], the test's clock and its
+/// source of random bytes.
 pub struct Fixture {
     pub node: Node,
     pub now: Instant,
+    pub entropy: SeededEntropy,
 }
 
 impl Fixture {
     pub fn activated() -> Self {
-        let state = NodeState::activated(&Secret::new(ADMIN_PW), &settings()).unwrap();
+        Self::activated_at(Instant::now(), 7)
+    }
+
+    /// An activated node whose clock starts at `now` and whose random bytes come from `seed`.
+    pub fn activated_at(now: Instant, seed: u64) -> Self {
+        let mut entropy = SeededEntropy::new(seed);
+        let state =
+            NodeState::activated(&Secret::new(ADMIN_PW), &settings(), &mut entropy).unwrap();
         Fixture {
             node: Node::new("hsm-7", settings(), state),
-            now: Instant::now(),
+            now,
+            entropy,
         }
     }
 
@@ -43,11 +55,12 @@ impl Fixture {
         Fixture {
             node: Node::new("hsm-7", settings(), NodeState::unactivated()),
             now: Instant::now(),
+            entropy: SeededEntropy::new(7),
         }
     }
 
     pub fn run(&mut self, conn: ConnId, op: Op) -> (Reply, bool) {
-        let out = self.node.handle(conn, op, self.now);
+        let out = self.node.handle(conn, op, self.now, &mut self.entropy);
         (out.reply, out.changed)
     }
 
@@ -389,13 +402,22 @@ fn list_users_needs_no_login_and_is_sorted_by_name() {
 }
 
 #[test]
-fn restore_puts_back_the_state_and_logs_the_connection_out() {
+fn a_failed_save_puts_back_the_state_and_logs_the_connection_out() {
     let mut f = Fixture::activated();
     let admin = f.admin();
     let before = f.node.state().clone();
     f.create(admin, "alice", Role::CryptoUser, "password1");
-    f.node.restore(before.clone(), admin);
+    let reply = f.node.save_failed(admin, "disk full");
+    let Reply::Error { code, message } = reply else {
+        panic!("expected an error, got {reply:?}");
+    };
+    assert_eq!(code, ErrorCode::Internal);
+    assert_eq!(
+        message,
+        "the HSM could not save its state, so nothing changed: disk full"
+    );
     assert_eq!(f.node.state(), &before);
+    assert!(!f.node.has_unsaved_failures());
     f.refused(
         admin,
         create("bob", Role::CryptoUser, "password1"),
