@@ -95,82 +95,13 @@ impl From<Error> for FfiError {
     }
 }
 
-/// Every code with its static text, in one table.
-const TEXTS: &[(CHM_RV, &CStr)] = &[
-    (CHMR_OK, c"OK"),
-    (CHMR_HOST_MEMORY, c"out of memory"),
-    (CHMR_GENERAL_ERROR, c"internal error"),
-    (CHMR_FUNCTION_FAILED, c"cryptographic operation failed"),
-    (CHMR_ARGUMENTS_BAD, c"bad arguments"),
-    (CHMR_DATA_LEN_RANGE, c"input is larger than allowed"),
-    (CHMR_KEY_HANDLE_INVALID, c"invalid key handle"),
-    (
-        CHMR_KEY_SIZE_RANGE,
-        c"RSA key size is not 2048, 3072 or 4096 bits",
-    ),
-    (CHMR_KEY_TYPE_INCONSISTENT, c"key is not an RSA key"),
-    (CHMR_OBJECT_HANDLE_INVALID, c"invalid token file handle"),
-    (CHMR_SIGNATURE_INVALID, c"signature does not verify"),
-    (
-        CHMR_SIGNATURE_LEN_RANGE,
-        c"signature length does not match the key",
-    ),
-    (CHMR_BUFFER_TOO_SMALL, c"buffer too small"),
-    (CHMR_NOT_INITIALIZED, c"library not initialized"),
-    (CHMR_ALREADY_INITIALIZED, c"library already initialized"),
-    (CHMR_FILE_ERROR, c"file cannot be read or written"),
-    (CHMR_TOKEN_FILE_INVALID, c"token file is not valid"),
-    (CHMR_KEY_FILE_INVALID, c"key file is not a usable PEM key"),
-    (CHMR_TOKEN_NOT_SIGNED, c"token is not signed"),
-    (CHMR_DEVICE_ERROR, c"HSM failed internally"),
-    (CHMR_OPERATION_NOT_INITIALIZED, c"operation was not begun"),
-    (CHMR_PIN_INCORRECT, c"wrong user name, role or password"),
-    (CHMR_PIN_LOCKED, c"user is locked"),
-    (CHMR_SESSION_HANDLE_INVALID, c"invalid session handle"),
-    (CHMR_USER_ALREADY_LOGGED_IN, c"already logged in"),
-    (CHMR_USER_NOT_LOGGED_IN, c"not logged in"),
-    (CHMR_CONFIG_INVALID, c"cluster configuration is not valid"),
-    (
-        CHMR_CLUSTER_ID_REQUIRED,
-        c"several clusters configured: a cluster id is required",
-    ),
-    (CHMR_CLUSTER_UNKNOWN, c"no cluster has that cluster id"),
-    (CHMR_HSM_UNREACHABLE, c"HSM unreachable"),
-    (
-        CHMR_PARTIAL_FAILURE,
-        c"operation failed on some HSMs of the cluster",
-    ),
-    (
-        CHMR_MFA_NOT_REGISTERED,
-        c"MFA is not registered for the user",
-    ),
-    (
-        CHMR_MFA_REQUIRED,
-        c"the user has MFA: an MFA login is required",
-    ),
-    (CHMR_CHALLENGE_EXPIRED, c"challenge expired"),
-    (
-        CHMR_TOKEN_NOT_ISSUED,
-        c"token was not issued by this cluster for this operation",
-    ),
-    (CHMR_HSM_REFUSED, c"HSM refused the operation"),
-    (CHMR_USER_NOT_FOUND, c"no such user"),
-    (CHMR_USER_EXISTS, c"user exists"),
-    (CHMR_USER_LOGGED_IN, c"user is logged in"),
-    (CHMR_PERMISSION_DENIED, c"permission denied"),
-    (
-        CHMR_CLUSTER_STATE,
-        c"cluster is not in the right state (activation)",
-    ),
-    (CHMR_PROTOCOL_ERROR, c"HSM protocol error"),
-];
-
-/// The static text of a code; "unknown return code" for a value the library never returns.
+/// The static text of a code (from `RETURN_CODES`); "unknown return code" for a value the
+/// library never returns.
 pub fn text_of(rv: CHM_RV) -> &'static CStr {
-    TEXTS
+    RETURN_CODES
         .iter()
-        .find(|(code, _)| *code == rv)
-        .map_or(c"unknown return code", |(_, text)| text)
+        .find(|code| code.value == rv)
+        .map_or(c"unknown return code", |code| code.text)
 }
 
 #[cfg(test)]
@@ -178,12 +109,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code_has_one_distinct_text() {
-        for (i, (code, _)) in TEXTS.iter().enumerate() {
-            assert!(
-                TEXTS[..i].iter().all(|(c, _)| c != code),
-                "code {code:#x} listed twice"
-            );
+    fn every_code_has_its_text_and_other_values_the_fallback() {
+        for code in RETURN_CODES {
+            assert_eq!(text_of(code.value), code.text, "{}", code.name);
+        }
+        for retired in RETIRED_CODES {
+            assert_eq!(text_of(retired.value), c"unknown return code");
         }
         assert_eq!(
             text_of(0x1234_5678).to_str().unwrap(),

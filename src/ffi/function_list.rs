@@ -296,6 +296,13 @@ pub struct CHM_FUNCTION_LIST {
     >,
 }
 
+// The table's layout: `version`, then one pointer per function (54 at version 3; the
+// count per version is frozen in tests/header.rs).
+const _: () =
+    assert!(std::mem::offset_of!(CHM_FUNCTION_LIST, CHM_Initialize) == size_of::<*const c_void>());
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(size_of::<CHM_FUNCTION_LIST>() == 8 + 54 * 8);
+
 static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
     version: CHM_FUNCTION_LIST_VERSION,
     CHM_Initialize: Some(CHM_Initialize),

@@ -9,6 +9,7 @@ mod general;
 mod guard;
 mod handles;
 mod keys;
+mod return_codes;
 mod sessions;
 mod token_files;
 mod types;

@@ -4,7 +4,7 @@
 
 from ctypes import byref, c_char, c_size_t
 
-from . import _lib
+from . import _ffi, _lib
 
 
 class CloudHsmMfaError(Exception):
@@ -214,49 +214,9 @@ class ClusterStateError(CloudHsmMfaError):
     """CHMR_CLUSTER_STATE: the cluster is not activated yet, or is activated already."""
 
 
-_CLASSES = {
-    _lib.CHMR_HOST_MEMORY: GeneralError,
-    _lib.CHMR_GENERAL_ERROR: GeneralError,
-    _lib.CHMR_FUNCTION_FAILED: CryptoError,
-    _lib.CHMR_ARGUMENTS_BAD: BadArgumentsError,
-    _lib.CHMR_DATA_LEN_RANGE: DataTooLargeError,
-    _lib.CHMR_KEY_HANDLE_INVALID: KeyHandleInvalidError,
-    _lib.CHMR_KEY_SIZE_RANGE: UnsupportedKeySizeError,
-    _lib.CHMR_KEY_TYPE_INCONSISTENT: NotRsaKeyError,
-    _lib.CHMR_OBJECT_HANDLE_INVALID: TokenFileHandleInvalidError,
-    _lib.CHMR_SESSION_HANDLE_INVALID: SessionHandleInvalidError,
-    _lib.CHMR_SIGNATURE_INVALID: SignatureInvalidError,
-    _lib.CHMR_SIGNATURE_LEN_RANGE: SignatureLengthError,
-    _lib.CHMR_BUFFER_TOO_SMALL: BufferTooSmallError,
-    _lib.CHMR_NOT_INITIALIZED: NotInitializedError,
-    _lib.CHMR_ALREADY_INITIALIZED: AlreadyInitializedError,
-    _lib.CHMR_FILE_ERROR: FileError,
-    _lib.CHMR_TOKEN_FILE_INVALID: TokenFileError,
-    _lib.CHMR_KEY_FILE_INVALID: KeyFileError,
-    _lib.CHMR_TOKEN_NOT_SIGNED: NotSignedError,
-    _lib.CHMR_DEVICE_ERROR: HsmDeviceError,
-    _lib.CHMR_OPERATION_NOT_INITIALIZED: OperationNotBegunError,
-    _lib.CHMR_PIN_INCORRECT: PinIncorrectError,
-    _lib.CHMR_PIN_LOCKED: UserLockedError,
-    _lib.CHMR_USER_ALREADY_LOGGED_IN: UserAlreadyLoggedInError,
-    _lib.CHMR_USER_NOT_LOGGED_IN: UserNotLoggedInError,
-    _lib.CHMR_CONFIG_INVALID: ConfigError,
-    _lib.CHMR_CLUSTER_ID_REQUIRED: ClusterIdRequiredError,
-    _lib.CHMR_CLUSTER_UNKNOWN: ClusterUnknownError,
-    _lib.CHMR_HSM_UNREACHABLE: HsmUnreachableError,
-    _lib.CHMR_PARTIAL_FAILURE: PartialFailureError,
-    _lib.CHMR_MFA_NOT_REGISTERED: MfaNotRegisteredError,
-    _lib.CHMR_MFA_REQUIRED: MfaRequiredError,
-    _lib.CHMR_CHALLENGE_EXPIRED: ChallengeExpiredError,
-    _lib.CHMR_TOKEN_NOT_ISSUED: TokenNotIssuedError,
-    _lib.CHMR_HSM_REFUSED: HsmRefusedError,
-    _lib.CHMR_USER_NOT_FOUND: UserNotFoundError,
-    _lib.CHMR_USER_EXISTS: UserExistsError,
-    _lib.CHMR_USER_LOGGED_IN: UserLoggedInError,
-    _lib.CHMR_PERMISSION_DENIED: PermissionDeniedError,
-    _lib.CHMR_CLUSTER_STATE: ClusterStateError,
-    _lib.CHMR_PROTOCOL_ERROR: ProtocolError,
-}
+#: The exception class of each failure code, as _ffi.py (generated from the table of return
+#: codes) names them.
+_CLASSES = {code: globals()[name] for code, name in _ffi.RETURN_CODE_CLASSES.items()}
 
 
 def return_code_text(code):

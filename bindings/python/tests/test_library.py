@@ -96,6 +96,37 @@ def test_every_header_constant_is_mirrored_with_its_value():
     assert set(chm.RETURN_CODE_NAMES.values()) == codes
 
 
+def test_every_failure_code_raises_the_class_the_generated_table_names():
+    from cloudhsm_mfa import _ffi, errors
+
+    defines = re.findall(r"^#define (CHMR_\w+) (\d+)$", HEADER, re.M)
+    assert _ffi.RETURN_CODE_NAMES == {int(value): name for name, value in defines}
+    assert set(_ffi.RETURN_CODE_CLASSES) == set(_ffi.RETURN_CODE_NAMES) - {chm.CHMR_OK}
+    for code, class_name in _ffi.RETURN_CODE_CLASSES.items():
+        cls = getattr(errors, class_name)
+        assert issubclass(cls, chm.CloudHsmMfaError), class_name
+        assert cls.__doc__, class_name
+        assert getattr(chm, class_name) is cls, f"cloudhsm_mfa does not export {class_name}"
+        error = errors.error_for(code)
+        assert type(error) is cls
+        assert error.code == code
+        assert error.code_name == _ffi.RETURN_CODE_NAMES[code]
+        assert chm.return_code_text(code) != "unknown return code"
+    for code in _ffi.RETIRED_RETURN_CODES:
+        assert code not in _ffi.RETURN_CODE_NAMES
+        assert chm.return_code_text(code) == "unknown return code"
+
+
+def test_structures_have_the_c_layout():
+    assert ctypes.sizeof(_lib.CHM_VERSION) == 12
+    assert ctypes.sizeof(_lib.CHM_INFO) == 80
+    assert _lib.CHM_INFO.description.offset == 16
+    assert _lib.CHM_INITIALIZE_ARGS.flags.offset == ctypes.sizeof(ctypes.c_void_p)
+    fields = _lib.CHM_FUNCTION_LIST._fields_
+    assert len(fields) == 1 + 54  # version, then the functions of version 3
+    assert ctypes.sizeof(_lib.CHM_FUNCTION_LIST) == len(fields) * ctypes.sizeof(ctypes.c_void_p)
+
+
 def test_version_matches_cargo_toml_and_pyproject():
     cargo = re.search(
         r'\[workspace\.package\][^\[]*?version = "([^"]+)"', (REPO / "Cargo.toml").read_text()
