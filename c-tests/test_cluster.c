@@ -48,7 +48,8 @@ enum sign_mode {
     SIGN_NO_LENGTH, /* leave *sig_out_len alone */
     SIGN_ZERO,      /* claim 0 bytes */
     SIGN_SHORT,     /* a real signature cut by one byte */
-    SIGN_GARBAGE    /* 256 random bytes */
+    SIGN_GARBAGE,   /* 256 random bytes */
+    SIGN_REENTER    /* call back into the library first (see reenter), then sign */
 };
 
 #define MAX_CALLS 16
@@ -63,7 +64,28 @@ typedef struct {
     int bad_arguments; /* calls with token_len != CHM_TOKEN_LEN or sig_len too small */
     size_t sig_len_seen;
     uint8_t tokens[MAX_CALLS][CHM_TOKEN_LEN];
+    /* SIGN_REENTER: the session whose operation calls the callback, and what the calls
+     * back into the library answered (first call only). */
+    CHM_SESSION_HANDLE own;
+    CHM_RV own_list, own_logout, own_close, finalize, other_open, other_list, other_close;
 } signer;
+
+/* From inside a callback: calls into the session whose operation called it and
+ * CHM_Finalize (each must answer CHMR_OPERATION_ACTIVE at once, not deadlock), then opens,
+ * uses and closes another session (which must work). */
+static void reenter(signer *s) {
+    char buf[64];
+    size_t len = sizeof buf;
+    CHM_SESSION_HANDLE other = 0;
+    s->own_list = CHM_ListUsers(s->own, buf, &len);
+    s->own_logout = CHM_Logout(s->own);
+    s->own_close = CHM_CloseSession(s->own);
+    s->finalize = CHM_Finalize();
+    s->other_open = CHM_OpenSession(NULL, &other);
+    len = 0;
+    s->other_list = CHM_ListUsers(other, NULL, &len);
+    s->other_close = CHM_CloseSession(other);
+}
 
 static void signer_init(signer *s, CHM_KEY_HANDLE key, enum sign_mode mode) {
     memset(s, 0, sizeof *s);
@@ -99,6 +121,11 @@ static CHM_RV key_signer(void *user_data, const uint8_t *token, size_t token_len
         random_bytes(sig, 256);
         *sig_out_len = 256;
         return CHMR_OK;
+    case SIGN_REENTER:
+        if (s->calls == 1) {
+            reenter(s);
+        }
+        break;
     default:
         break;
     }
@@ -608,6 +635,29 @@ static void test_mfa_login_with_callback(void) {
     CHECK_RV(CHM_CloseSession(s), CHMR_OK);
 }
 
+static void test_callbacks_that_call_back(void) {
+    CHM_SESSION_HANDLE s = open_session();
+    signer sg;
+
+    section("a callback that calls back into its own session gets CHMR_OPERATION_ACTIVE");
+    signer_init(&sg, k1, SIGN_REENTER);
+    sg.own = s;
+    CHECK_RV(CHM_LoginMfaWithSigner(s, "alice", CRYPTO, "alice-pw-2", key_signer, &sg), CHMR_OK);
+    CHECK(signed_three_distinct(&sg));
+    CHECK_RV(sg.own_list, CHMR_OPERATION_ACTIVE);
+    CHECK_RV(sg.own_logout, CHMR_OPERATION_ACTIVE);
+    CHECK_RV(sg.own_close, CHMR_OPERATION_ACTIVE);
+    CHECK_RV(sg.finalize, CHMR_OPERATION_ACTIVE);
+    section("from inside a callback another session opens, works and closes");
+    CHECK_RV(sg.other_open, CHMR_OK);
+    CHECK_RV(sg.other_list, CHMR_OK);
+    CHECK_RV(sg.other_close, CHMR_OK);
+    /* The refused calls changed nothing: the session is open and logged in. */
+    CHECK_ERR(CHM_LoginMfaWithSigner(s, "alice", CRYPTO, "alice-pw-2", key_signer, &sg),
+              CHMR_USER_ALREADY_LOGGED_IN, "already logged in");
+    CHECK_RV(CHM_CloseSession(s), CHMR_OK);
+}
+
 static void test_register_two_phases_by_admin(void) {
     CHM_SESSION_HANDLE s = open_session();
     const char *reg = tpath("bob-register.json");
@@ -968,6 +1018,7 @@ int main(void) {
     test_register_with_callback();
     test_mfa_login_two_phases();
     test_mfa_login_with_callback();
+    test_callbacks_that_call_back();
     test_register_two_phases_by_admin();
     test_rotation();
     test_deregistration();

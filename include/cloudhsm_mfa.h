@@ -178,7 +178,9 @@ typedef uint64_t CHM_SESSION_HANDLE;
  * `sig_len` bytes (`CHM_MAX_SIGNATURE_LEN`), and its length to `*sig_out_len`. Returns
  * `CHMR_OK`, or any other code to stop the operation: the operation then answers
  * `CHMR_FUNCTION_FAILED`, with the callback's code in the last error, and the callback is
- * not called again. Called once per token, one after the other, on the calling thread;
+ * not called again. Called on the thread of the call that uses it, once per token and one
+ * token at a time; from inside it any function may be called except on the session whose
+ * operation called it and `CHM_Finalize`, which answer `CHMR_OPERATION_ACTIVE`.
  * `user_data` is passed through; the pointers are valid only during the call.
  */
 typedef CHM_RV (*CHM_SIGN_CALLBACK)(void *user_data,
@@ -368,6 +370,13 @@ typedef struct CHM_FUNCTION_LIST {
  * Return code: the key is not an RSA key (EC, Ed25519, ...).
  */
 #define CHMR_KEY_TYPE_INCONSISTENT 99
+
+/**
+ * Return code: a signing callback called into the session whose operation called
+ * it (or into a session another call is using, or `CHM_Finalize`): refused instead
+ * of waiting forever.
+ */
+#define CHMR_OPERATION_ACTIVE 144
 
 /**
  * Return code: a finishing call without the call that begins the operation.

@@ -617,9 +617,10 @@ enum class Role : std::uint32_t {
 
 /// Signs a token for `Session::login_mfa` and `Session::change_mfa`: returns the
 /// RSASSA-PKCS1-v1_5 signature over the token as a SHA-256 digest (what
-/// `PrivateKey::sign` makes), at most CHM_MAX_SIGNATURE_LEN bytes. It may be called on
-/// any thread, but never twice at once for one operation. It may throw to stop the
-/// operation.
+/// `PrivateKey::sign` makes), at most CHM_MAX_SIGNATURE_LEN bytes. It is called on the
+/// thread of the call that uses it, once per token and one token at a time; from inside it
+/// any function may be called except on the session whose operation called it and
+/// CHM_Finalize, which answer CHMR_OPERATION_ACTIVE. It may throw to stop the operation.
 using Signer = std::function<Bytes(const Token &)>;
 
 namespace detail {

@@ -2,6 +2,7 @@
 //! Handles are integers from 1, checked for their kind, and never reused, not even after
 //! `CHM_Finalize` and a new `CHM_Initialize`.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -75,6 +76,7 @@ pub fn session_context() -> Result<(Option<std::path::PathBuf>, Runtime), FfiErr
 /// Ends the library's state; every open handle becomes invalid, and every open session
 /// logs out on every HSM before this returns.
 pub fn finalize() -> Result<(), FfiError> {
+    refuse_in_callback("CHM_Finalize")?;
     let state = lock(&STATE).take().ok_or_else(not_initialized)?;
     // Outside the lock: the logouts talk to the clusters.
     for object in state.objects.values() {
@@ -121,6 +123,67 @@ fn bad_session_handle(h: u64) -> FfiError {
     )
 }
 
+thread_local! {
+    /// The sessions whose operation is calling a signing callback on this thread, innermost
+    /// last (a callback may open and use other sessions, whose callbacks stack up here).
+    static IN_CALLBACK: RefCell<Vec<CHM_SESSION_HANDLE>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `callback`, a caller's signing callback for an operation of session `h`, marked so
+/// that a call back into that session from inside it is refused instead of deadlocking.
+pub fn in_callback<T>(h: CHM_SESSION_HANDLE, callback: impl FnOnce() -> T) -> T {
+    struct Unmark;
+    impl Drop for Unmark {
+        fn drop(&mut self) {
+            IN_CALLBACK.with(|c| c.borrow_mut().pop());
+        }
+    }
+    IN_CALLBACK.with(|c| c.borrow_mut().push(h));
+    let _unmark = Unmark;
+    callback()
+}
+
+fn operation_active(what: &str) -> FfiError {
+    FfiError::new(
+        CHMR_OPERATION_ACTIVE,
+        format!("{what} was called from a signing callback of an operation that is still running; call it after the operation returns"),
+    )
+}
+
+/// Refuses a call from inside any signing callback (`CHM_Finalize`).
+pub fn refuse_in_callback(function: &str) -> Result<(), FfiError> {
+    if IN_CALLBACK.with(|c| !c.borrow().is_empty()) {
+        return Err(operation_active(function));
+    }
+    Ok(())
+}
+
+/// Locks session `h` for one call. From inside a signing callback, the session whose
+/// operation called the callback, or one that another call is using, answers
+/// `CHMR_OPERATION_ACTIVE` at once; elsewhere the call waits its turn.
+pub fn lock_session(
+    h: CHM_SESSION_HANDLE,
+    session: &Mutex<Session>,
+) -> Result<MutexGuard<'_, Session>, FfiError> {
+    let (own, inside) = IN_CALLBACK.with(|c| {
+        let c = c.borrow();
+        (c.contains(&h), !c.is_empty())
+    });
+    if own {
+        return Err(operation_active(&format!("session {h}")));
+    }
+    if !inside {
+        return Ok(lock(session));
+    }
+    match session.try_lock() {
+        Ok(guard) => Ok(guard),
+        Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => Err(operation_active(&format!(
+            "session {h}, in use by another call,"
+        ))),
+    }
+}
+
 pub fn session(h: CHM_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>, FfiError> {
     with_state(|s| match s.objects.get(&h) {
         Some(Object::Session(x)) => Ok(x.clone()),
@@ -130,6 +193,8 @@ pub fn session(h: CHM_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>, FfiError> {
 
 /// Closes a session: its login ends on every HSM before this returns.
 pub fn close_session(h: CHM_SESSION_HANDLE) -> Result<(), FfiError> {
+    // From a callback: refused before anything is removed, if the session is busy.
+    drop(lock_session(h, &*session(h)?)?);
     let removed = with_state(|s| match s.objects.remove(&h) {
         Some(Object::Session(session)) => Ok(session),
         Some(other) => {

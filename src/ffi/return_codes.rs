@@ -101,6 +101,11 @@ return_codes! {
             UnsupportedKeySizeError;
         /// Return code: the key is not an RSA key (EC, Ed25519, ...).
         CHMR_KEY_TYPE_INCONSISTENT = 0x00000063, "key is not an RSA key", NotRsaKeyError;
+        /// Return code: a signing callback called into the session whose operation called
+        /// it (or into a session another call is using, or `CHM_Finalize`): refused instead
+        /// of waiting forever.
+        CHMR_OPERATION_ACTIVE = 0x00000090, "another operation is active on this session",
+            OperationActiveError;
         /// Return code: a finishing call without the call that begins the operation.
         CHMR_OPERATION_NOT_INITIALIZED = 0x00000091, "operation was not begun",
             OperationNotBegunError;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::codes::FfiError;
 use super::guard::{boundary, opt_str_arg, out_arg, str_arg, write_out, write_text};
-use super::handles::{self, lock};
+use super::handles;
 use super::types::*;
 use crate::blocking::Session;
 use crate::client::{self, SessionOptions, Signer};
@@ -41,7 +41,7 @@ fn with_session<T>(
     f: impl AsyncFnOnce(&mut client::Session) -> Result<T, Error>,
 ) -> Result<T, FfiError> {
     let session = handles::session(h)?;
-    let mut guard = lock(&session);
+    let mut guard = handles::lock_session(h, &session)?;
     guard.run(f).map_err(Into::into)
 }
 
@@ -52,14 +52,21 @@ struct CallbackSigner {
         unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut u8, usize, *mut usize) -> CHM_RV,
     /// The caller's pointer, only ever handed back to the caller's callback.
     user_data: usize,
+    /// The session whose operation calls it.
+    session: CHM_SESSION_HANDLE,
 }
 
 impl CallbackSigner {
-    fn new(callback: CHM_SIGN_CALLBACK, user_data: *mut c_void) -> Result<Self, FfiError> {
+    fn new(
+        callback: CHM_SIGN_CALLBACK,
+        user_data: *mut c_void,
+        session: CHM_SESSION_HANDLE,
+    ) -> Result<Self, FfiError> {
         let callback = callback.ok_or_else(|| FfiError::bad_argument("callback is NULL"))?;
         Ok(CallbackSigner {
             callback,
             user_data: user_data as usize,
+            session,
         })
     }
 }
@@ -70,7 +77,7 @@ impl Signer for CallbackSigner {
         let mut written: usize = usize::MAX;
         // SAFETY: the callback is the caller's function; every pointer passed is valid for
         // the call (token: TOKEN_LEN bytes, sig: sig.len() bytes, written: one usize).
-        let rv = unsafe {
+        let rv = handles::in_callback(self.session, || unsafe {
             (self.callback)(
                 self.user_data as *mut c_void,
                 token.as_ptr(),
@@ -79,7 +86,7 @@ impl Signer for CallbackSigner {
                 sig.len(),
                 &mut written,
             )
-        };
+        });
         if rv != CHMR_OK {
             return Err(Error::Signer {
                 reason: format!("the signing callback returned {rv:#x}"),
@@ -246,7 +253,7 @@ pub unsafe extern "C" fn CHM_LoginMfaWithSigner(
             )
         };
         let role = role_arg(role)?;
-        let signer = CallbackSigner::new(callback, user_data)?;
+        let signer = CallbackSigner::new(callback, user_data, session)?;
         with_session(session, async |s| {
             s.login_mfa_with(username, role, password, &signer)
                 .await
@@ -360,7 +367,7 @@ pub unsafe extern "C" fn CHM_ChangeMfaWithSigner(
         };
         let role = role_arg(role)?;
         let change_quorum = flags_arg(flags)?;
-        let signer = CallbackSigner::new(callback, user_data)?;
+        let signer = CallbackSigner::new(callback, user_data, session)?;
         handles::session(session)?;
         let public_key = PublicKey::load(Path::new(public_key_path))?;
         with_session(session, async |s| {

@@ -64,7 +64,9 @@ pub const CHM_ENTRY_WRONG_LENGTH: u32 = 3;
 /// `sig_len` bytes (`CHM_MAX_SIGNATURE_LEN`), and its length to `*sig_out_len`. Returns
 /// `CHMR_OK`, or any other code to stop the operation: the operation then answers
 /// `CHMR_FUNCTION_FAILED`, with the callback's code in the last error, and the callback is
-/// not called again. Called once per token, one after the other, on the calling thread;
+/// not called again. Called on the thread of the call that uses it, once per token and one
+/// token at a time; from inside it any function may be called except on the session whose
+/// operation called it and `CHM_Finalize`, which answer `CHMR_OPERATION_ACTIVE`.
 /// `user_data` is passed through; the pointers are valid only during the call.
 pub type CHM_SIGN_CALLBACK = Option<
     unsafe extern "C" fn(

@@ -122,9 +122,11 @@ class Handle:
         dropped (after :func:`finalize`) is not closed again."""
         if self._closed:
             return
-        self._closed = True
         if _lib.initialized and self._generation == _lib.generation:
+            # A refused close (from a signing callback of this very session) leaves the
+            # handle open, to be closed later.
             _check(getattr(_lib.lib, self._close_function)(self._handle))
+        self._closed = True
 
     def __enter__(self):
         return self

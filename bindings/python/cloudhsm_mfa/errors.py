@@ -116,6 +116,12 @@ class SessionHandleInvalidError(InvalidHandleError):
     :func:`finalize`)."""
 
 
+class OperationActiveError(CloudHsmMfaError):
+    """CHMR_OPERATION_ACTIVE: a signing callback called back into the session whose
+    operation called it (or into a session another call is using, or ``finalize``);
+    refused instead of waiting forever."""
+
+
 class OperationNotBegunError(CloudHsmMfaError):
     """CHMR_OPERATION_NOT_INITIALIZED: a second phase (``login_mfa_finish``,
     ``change_mfa_finish``) without its first phase on this session."""

@@ -78,7 +78,10 @@ def _signature_bytes(signature, room):
 class _SignerCallback:
     """One Python signer as a ``CHM_SIGN_CALLBACK`` for the duration of one library call.
 
-    The library may call it on any of its threads (one call at a time). Whatever goes
+    It is called on the thread of the call that uses it, once per token and one token at
+    a time; from inside it any method may be called except on the session whose
+    operation called it and :func:`finalize`, which raise :class:`OperationActiveError`.
+    Whatever goes
     wrong in Python (the signer raises, or returns something that is not a signature)
     is kept in :attr:`error` and answered with ``CHMR_FUNCTION_FAILED``, which stops the
     operation; the caller re-raises it once the library call has returned. After a
@@ -150,7 +153,9 @@ class Session(Handle):
     which signs in the library, or a callable that takes a 32-byte token (``bytes``) and
     returns its signature (``bytes``): RSASSA-PKCS1-v1_5 over the token as a ready-made
     SHA-256 digest, as ``openssl pkeyutl -sign -pkeyopt digest:sha256`` makes it. It is
-    called once per HSM, possibly on another thread, never twice at once. If it raises,
+    called on the thread of the call that uses it, once per token and one token at a time;
+    from inside it any method may be called except on the session whose operation called
+    it and :func:`finalize`, which raise :class:`OperationActiveError`. If it raises,
     or returns something that is not such a signature, the operation stops and that
     exception is raised from the method, with the library's error as its ``__cause__``
     (unless the signer's exception has a cause of its own).

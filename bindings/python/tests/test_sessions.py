@@ -549,11 +549,12 @@ def test_a_signer_returning_no_usable_signature_stops_the_login(admin, user, rsa
     assert user_entry(admin, user.name)["locked"] == "false"
 
 
-def test_signer_calls_never_overlap_and_may_come_from_library_threads(admin, user, rsa_pair, openssl_signer):
-    active, overlaps = [0], []
+def test_signer_calls_never_overlap_and_come_from_the_calling_thread(admin, user, rsa_pair, openssl_signer):
+    active, overlaps, threads = [0], [], set()
     signer = openssl_signer(rsa_pair[0])
 
     def slow(token):
+        threads.add(threading.get_ident())
         active[0] += 1
         overlaps.append(active[0])
         time.sleep(0.05)
@@ -570,6 +571,37 @@ def test_signer_calls_never_overlap_and_may_come_from_library_threads(admin, use
         assert_logged_in(admin, session, user)
     assert overlaps == [1] * 6
     assert len(signer.tokens) == 6
+    assert threads == {threading.get_ident()}
+
+
+def test_a_signer_that_calls_back_into_its_session_gets_operation_active(admin, user, rsa_pair):
+    seen = {}
+    with chm.PrivateKey.load(rsa_pair[0]) as key, chm.Session.open() as session:
+        session.login(user.name, CRYPTO_USER, user.password)
+        session.change_mfa(user.name, CRYPTO_USER, rsa_pair[1], "reenter-pw-1", key)
+        session.logout()
+
+        def reentering(token):
+            if not seen:
+                for name, call in [
+                    ("list_users", session.list_users),
+                    ("logout", session.logout),
+                    ("close", session.close),
+                    ("finalize", chm.finalize),
+                ]:
+                    with pytest.raises(chm.OperationActiveError) as e:
+                        call()
+                    seen[name] = e.value.message
+                # Another session opens, works and closes from inside the callback.
+                with chm.Session.open() as other:
+                    seen["other"] = other.list_users()
+            return key.sign_token(token)
+
+        session.login_mfa(user.name, CRYPTO_USER, "reenter-pw-1", reentering)
+        assert_logged_in(admin, session, user)
+    assert sorted(seen) == ["close", "finalize", "list_users", "logout", "other"]
+    assert "signing callback" in seen["logout"]
+    assert any(u["username"] == user.name for u in seen["other"]["users"])
 
 
 def test_bad_signers_and_unknown_roles_are_refused_before_any_call(user, rsa_pair):
