@@ -12,6 +12,7 @@ pub mod error;
 pub mod ffi;
 pub mod fs_atomic;
 pub mod proto;
+pub mod quorum;
 pub mod signer;
 mod strict_json;
 pub mod token_file;

@@ -55,11 +55,7 @@ fn a_frame_that_is_not_json_is_a_bad_request_and_the_connection_stays() {
         assert_eq!(code, ErrorCode::BadRequest);
         assert!(msg.contains("not a JSON request"), "{msg}");
         // Same connection, next request.
-        let reply = c
-            .request(Op::Hello {
-                protocol: PROTOCOL_VERSION,
-            })
-            .await;
+        let reply = c.request(Op::hello()).await;
         assert!(matches!(reply, Reply::Hello { .. }), "{reply:?}");
     });
 }
@@ -115,20 +111,20 @@ fn a_request_with_bad_arguments_is_a_bad_request_with_its_id() {
 }
 
 #[test]
-fn another_protocol_version_is_refused_with_both_versions() {
+fn a_protocol_version_below_the_oldest_is_refused_with_both_versions() {
     let (_dir, cluster) = activated_cluster(1, ServerOptions::default());
     check_node_survives(&cluster, |addr, ca| async move {
         let mut c = Client::connect(addr, &ca).await.unwrap();
         let (code, msg) = error(
             c.request(Op::Hello {
-                protocol: PROTOCOL_VERSION + 1,
+                protocol: 0,
+                features: Vec::new(),
             })
             .await,
         );
         assert_eq!(code, ErrorCode::ProtocolVersion);
         assert!(
-            msg.contains(&format!("version {}", PROTOCOL_VERSION + 1))
-                && msg.contains(&format!("version {PROTOCOL_VERSION}")),
+            msg.contains("version 0") && msg.contains(&format!("{PROTOCOL_VERSION}")),
             "{msg}"
         );
         let (code, _) = error(

@@ -25,13 +25,11 @@ fn a_new_cluster_is_activated_then_the_admin_logs_in_on_every_node() {
             let addr = cluster.addr(i).unwrap();
             let mut c = Client::connect(addr, &ca).await.unwrap();
             assert_eq!(
-                c.request(Op::Hello {
-                    protocol: PROTOCOL_VERSION
-                })
-                .await,
+                c.request(Op::hello()).await,
                 Reply::Hello {
                     protocol: PROTOCOL_VERSION,
-                    hsm_id: format!("hsm-{}", i + 1)
+                    hsm_id: format!("hsm-{}", i + 1),
+                    features: Vec::new(),
                 }
             );
             let (code, msg) = error(

@@ -316,11 +316,7 @@ fn run_injects_a_reply_delay_and_a_node_that_closes_at_once() {
     block_on(async {
         let mut c = Client::connect(addrs[0], &ca).await.unwrap();
         let start = Instant::now();
-        let reply = c
-            .request(Op::Hello {
-                protocol: cloudhsm_mfa::proto::PROTOCOL_VERSION,
-            })
-            .await;
+        let reply = c.request(Op::hello()).await;
         assert!(matches!(reply, Reply::Hello { .. }), "{reply:?}");
         assert!(
             start.elapsed() >= Duration::from_millis(300),

@@ -9,7 +9,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::config::Server;
-use crate::proto::{self, Op, Reply, Request, Response, PROTOCOL_VERSION};
+use crate::proto::{self, Op, Reply, Request, Response, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
 
 /// Room reserved for a serialised request (the largest, with a 4096-bit public key PEM, is
 /// well under this).
@@ -52,18 +52,18 @@ impl Connection {
             hsm_id: String::new(),
             timeout,
         };
-        match conn
-            .call(Op::Hello {
-                protocol: PROTOCOL_VERSION,
-            })
-            .await?
-        {
-            Reply::Hello { protocol, hsm_id } if protocol == PROTOCOL_VERSION => {
+        match conn.call(Op::hello()).await? {
+            // The HSM's features matter once this library speaks optional parts of the
+            // protocol (proto::FEATURES); the version is the lower of the two sides'.
+            Reply::Hello {
+                protocol, hsm_id, ..
+            } if (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&protocol) => {
                 conn.hsm_id = hsm_id;
                 Ok(conn)
             }
             Reply::Hello { protocol, .. } => Err(format!(
-                "the HSM speaks protocol {protocol}; this library speaks {PROTOCOL_VERSION}"
+                "the HSM speaks protocol {protocol}; this library speaks versions \
+                 {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
             )),
             Reply::Error { message, .. } => Err(format!("refused hello: {message}")),
             other => Err(format!("unexpected answer to hello: {other:?}")),

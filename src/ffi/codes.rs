@@ -81,7 +81,7 @@ fn code_of_hsm(code: ErrorCode) -> CHM_RV {
         ErrorCode::UserLoggedIn => CHMR_USER_LOGGED_IN,
         ErrorCode::PermissionDenied => CHMR_PERMISSION_DENIED,
         ErrorCode::ClusterState => CHMR_CLUSTER_STATE,
-        ErrorCode::Limit => CHMR_HSM_REFUSED,
+        ErrorCode::Limit | ErrorCode::Unknown => CHMR_HSM_REFUSED,
         ErrorCode::BadRequest | ErrorCode::UnknownOperation | ErrorCode::ProtocolVersion => {
             CHMR_PROTOCOL_ERROR
         }

@@ -61,6 +61,8 @@ struct Login {
 #[derive(Debug, Default)]
 struct Connection {
     greeted: bool,
+    /// The optional parts of the protocol the client announced in `hello`.
+    features: Vec<String>,
     login: Option<Login>,
     /// At most one per purpose: a new challenge replaces the previous one.
     challenges: Vec<Challenge>,
@@ -183,6 +185,27 @@ impl Node {
         self.pass(worked.conn, worked.op, worked.done, now, entropy)
     }
 
+    /// A reply the client can read: one that belongs to a feature the client did not
+    /// announce is never sent (the client would not know it).
+    fn for_client(&self, conn: ConnId, reply: Reply) -> Reply {
+        match reply.feature() {
+            Some(feature)
+                if !self
+                    .conns
+                    .get(&conn)
+                    .is_some_and(|c| c.features.iter().any(|f| f == feature)) =>
+            {
+                Reply::Error {
+                    code: ErrorCode::UnknownOperation,
+                    message: format!(
+                        "the answer needs the protocol feature {feature:?}, which this client did not announce"
+                    ),
+                }
+            }
+            _ => reply,
+        }
+    }
+
     fn pass(
         &mut self,
         conn: ConnId,
@@ -212,7 +235,7 @@ impl Node {
             }
         };
         Prepared::Done(Outcome {
-            reply,
+            reply: self.for_client(conn, reply),
             changed: std::mem::take(&mut self.changed),
         })
     }
@@ -273,7 +296,7 @@ impl Node {
     fn dispatch(&mut self, conn: ConnId, op: &Op, cx: &mut Cx<'_>) -> Step {
         let greeted = self.conn(conn)?.greeted;
         match op {
-            Op::Hello { protocol } => self.hello(conn, *protocol),
+            Op::Hello { protocol, features } => self.hello(conn, *protocol, features),
             _ if !greeted => Err(refuse(
                 ErrorCode::ProtocolVersion,
                 format!(

@@ -1,6 +1,8 @@
 //! The session operations: hello, login (with and without MFA), logout, cluster activation.
 
-use cloudhsm_mfa::proto::{ErrorCode, Reply, Role, Secret, PROTOCOL_VERSION};
+use cloudhsm_mfa::proto::{
+    ErrorCode, Reply, Role, Secret, FEATURES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
+};
 
 use super::challenge::{Challenge, Purpose};
 use super::{
@@ -12,20 +14,30 @@ use super::{
 const BAD_CREDENTIALS: &str = "invalid user name, role or password";
 
 impl Node {
-    pub(super) fn hello(&mut self, conn: ConnId, protocol: u32) -> Step {
-        if protocol != PROTOCOL_VERSION {
+    /// `hello`: a client of any version from the oldest this node speaks is answered with
+    /// the lower of the two versions and the node's features; its own features are kept
+    /// for the connection.
+    pub(super) fn hello(&mut self, conn: ConnId, protocol: u32, features: &[String]) -> Step {
+        if protocol < MIN_PROTOCOL_VERSION {
             return Err(refuse(
                 ErrorCode::ProtocolVersion,
                 format!(
                     "the client speaks protocol version {protocol}; this HSM speaks version \
-                     {PROTOCOL_VERSION}"
+                     {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
                 ),
             ));
         }
-        self.conn_mut(conn)?.greeted = true;
+        let c = self.conn_mut(conn)?;
+        c.greeted = true;
+        c.features = features
+            .iter()
+            .filter(|f| FEATURES.contains(&f.as_str()))
+            .cloned()
+            .collect();
         Ok(Reply::Hello {
-            protocol: PROTOCOL_VERSION,
+            protocol: protocol.min(PROTOCOL_VERSION),
             hsm_id: self.hsm_id.clone(),
+            features: FEATURES.iter().map(|f| f.to_string()).collect(),
         })
     }
 

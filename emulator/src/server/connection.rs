@@ -206,7 +206,7 @@ mod tests {
         let secret = || Secret::new("x");
         let s = String::new;
         let ops = [
-            Op::Hello { protocol: 1 },
+            Op::hello(),
             Op::Login {
                 username: s(),
                 role: Role::Admin,

@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use cloudhsm_mfa::proto::{
-    self, ErrorCode, Op, Reply, Request, Response, Role, Secret, PROTOCOL_VERSION,
-};
+use cloudhsm_mfa::proto::{self, ErrorCode, Op, Reply, Request, Response, Role, Secret};
 use cloudhsm_mfa_emulator::{EmbeddedCluster, InitOptions, NodeSettings, ServerOptions};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -91,11 +89,7 @@ impl Client {
     /// Connects and says hello.
     pub async fn greeted(addr: SocketAddr, ca: &Path) -> Client {
         let mut c = Self::connect(addr, ca).await.unwrap();
-        let reply = c
-            .request(Op::Hello {
-                protocol: PROTOCOL_VERSION,
-            })
-            .await;
+        let reply = c.request(Op::hello()).await;
         assert!(matches!(reply, Reply::Hello { .. }), "{reply:?}");
         c
     }

@@ -104,12 +104,7 @@ impl Fixture {
     /// A connection that has said hello.
     pub fn greeted(&mut self) -> ConnId {
         let c = self.node.connect();
-        self.ok(
-            c,
-            Op::Hello {
-                protocol: PROTOCOL_VERSION,
-            },
-        );
+        self.ok(c, Op::hello());
         c
     }
 
@@ -293,15 +288,41 @@ fn requests_before_hello_answer_protocol_version() {
 }
 
 #[test]
-fn hello_with_another_version_states_both_versions_and_greets_nothing() {
+fn hello_below_the_oldest_version_states_both_versions_and_greets_nothing() {
     let mut f = Fixture::activated();
     let c = f.node.connect();
-    let msg = f.refused(c, Op::Hello { protocol: 99 }, ErrorCode::ProtocolVersion);
+    let hello = Op::Hello {
+        protocol: 0,
+        features: Vec::new(),
+    };
+    let msg = f.refused(c, hello, ErrorCode::ProtocolVersion);
     assert!(
-        msg.contains("99") && msg.contains(&format!("version {PROTOCOL_VERSION}")),
+        msg.contains("version 0") && msg.contains(&format!("{PROTOCOL_VERSION}")),
         "{msg}"
     );
     f.refused(c, Op::ListUsers, ErrorCode::ProtocolVersion);
+}
+
+#[test]
+fn hello_from_a_newer_client_is_answered_with_this_nodes_version_and_features() {
+    let mut f = Fixture::activated();
+    let c = f.node.connect();
+    let hello = Op::Hello {
+        protocol: PROTOCOL_VERSION + 5,
+        features: vec!["a-feature-of-the-future".into()],
+    };
+    match f.ok(c, hello) {
+        Reply::Hello {
+            protocol, features, ..
+        } => {
+            assert_eq!(protocol, PROTOCOL_VERSION);
+            assert!(features
+                .iter()
+                .all(|x| cloudhsm_mfa::proto::FEATURES.contains(&x.as_str())));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(f.ok(c, Op::ListUsers), Reply::Users { .. }));
 }
 
 #[test]
@@ -310,15 +331,14 @@ fn hello_reports_the_node_id_and_may_be_repeated() {
     let c = f.node.connect();
     for _ in 0..2 {
         assert_eq!(
-            f.ok(
-                c,
-                Op::Hello {
-                    protocol: PROTOCOL_VERSION
-                }
-            ),
+            f.ok(c, Op::hello()),
             Reply::Hello {
                 protocol: PROTOCOL_VERSION,
-                hsm_id: "hsm-7".into()
+                hsm_id: "hsm-7".into(),
+                features: cloudhsm_mfa::proto::FEATURES
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect(),
             }
         );
     }

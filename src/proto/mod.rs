@@ -9,13 +9,27 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub use crate::user::Role;
 
-/// The protocol version a client states in `hello`.
+mod frame;
+#[cfg(test)]
+mod golden;
+mod ops;
+
+pub use frame::{read_frame, write_frame, FrameError};
+
+/// The protocol version this library speaks, stated in `hello` both ways.
 pub const PROTOCOL_VERSION: u32 = 1;
+/// The oldest protocol version this library still speaks. A node answers `hello` with the
+/// lower of the two sides' versions; each side refuses one below its oldest.
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
+/// The optional parts of the protocol this library speaks, announced in `hello` both ways.
+/// A node sends a reply that belongs to a feature only to a client that announced it, and
+/// either side reads an unknown reply or error code as "unknown", never as a broken
+/// connection, so that clients and nodes of different versions keep working together.
+pub const FEATURES: &[&str] = &[];
 /// The largest frame body, in bytes.
 pub const MAX_FRAME: usize = 1024 * 1024;
 
@@ -128,102 +142,7 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::Deserializer<'de> for WithoutId<'
     }
 }
 
-/// The operations a node performs. Tokens and signatures are standard base64.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "op", content = "args", rename_all = "snake_case")]
-pub enum Op {
-    /// First message on a connection.
-    Hello { protocol: u32 },
-    /// Password login. For a user with MFA the answer is a `Challenge` (purpose `login`),
-    /// to be finished with `LoginMfa` on the same connection.
-    Login {
-        username: String,
-        role: Role,
-        password: Secret,
-    },
-    /// Finishes an MFA login: the signature over the challenge this node issued.
-    LoginMfa { token: String, signature: String },
-    /// Ends the login of this connection.
-    Logout,
-    /// Every user of the node (no login needed).
-    ListUsers,
-    /// Creates a user (admin only).
-    CreateUser {
-        username: String,
-        role: Role,
-        password: Secret,
-    },
-    /// Deletes a user (admin only; not one who is logged in).
-    DeleteUser { username: String, role: Role },
-    /// Sets a user's password (the user itself, or an admin for another user who is not
-    /// logged in). Unlocks a locked user. For an MFA user also registered for quorum, the
-    /// quorum registration is removed.
-    ChangePassword {
-        username: String,
-        role: Role,
-        password: Secret,
-    },
-    /// Starts registering or rotating an MFA key: the answer is a `Challenge` (purpose
-    /// `mfa-registration`) to sign with the new private key.
-    ChangeMfaBegin { username: String, role: Role },
-    /// Finishes registration: the signature proves possession of `public_key_pem`, which
-    /// becomes the user's MFA key (and quorum key with `change_quorum`); `password` is set.
-    ChangeMfaFinish {
-        username: String,
-        role: Role,
-        token: String,
-        signature: String,
-        public_key_pem: String,
-        password: Secret,
-        change_quorum: bool,
-    },
-    /// Removes the MFA key (and the quorum key; `change_quorum` states it explicitly);
-    /// `password` is set.
-    DeregisterMfa {
-        username: String,
-        role: Role,
-        password: Secret,
-        change_quorum: bool,
-    },
-    /// Activates a new cluster: the `unactivated-admin` becomes `admin` with this password.
-    ActivateCluster { password: Secret },
-}
-
-/// Every operation name, as on the wire (what [`Op::name`] gives).
-pub const OPERATION_NAMES: [&str; 12] = [
-    "hello",
-    "login",
-    "login_mfa",
-    "logout",
-    "list_users",
-    "create_user",
-    "delete_user",
-    "change_password",
-    "change_mfa_begin",
-    "change_mfa_finish",
-    "deregister_mfa",
-    "activate_cluster",
-];
-
-impl Op {
-    /// The operation's name, as on the wire.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Hello { .. } => "hello",
-            Op::Login { .. } => "login",
-            Op::LoginMfa { .. } => "login_mfa",
-            Op::Logout => "logout",
-            Op::ListUsers => "list_users",
-            Op::CreateUser { .. } => "create_user",
-            Op::DeleteUser { .. } => "delete_user",
-            Op::ChangePassword { .. } => "change_password",
-            Op::ChangeMfaBegin { .. } => "change_mfa_begin",
-            Op::ChangeMfaFinish { .. } => "change_mfa_finish",
-            Op::DeregisterMfa { .. } => "deregister_mfa",
-            Op::ActivateCluster { .. } => "activate_cluster",
-        }
-    }
-}
+pub use ops::{Op, OPERATION_NAMES};
 
 /// A response, with the id of its request (0 when the request could not be read).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -237,8 +156,13 @@ pub struct Response {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
-    /// To `hello`.
-    Hello { protocol: u32, hsm_id: String },
+    /// To `hello`: the version both sides speak and the features the node speaks.
+    Hello {
+        protocol: u32,
+        hsm_id: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        features: Vec<String>,
+    },
     /// The operation was done.
     Done,
     /// A login finished.
@@ -249,6 +173,25 @@ pub enum Reply {
     Users { users: Vec<UserInfo> },
     /// The operation failed; nothing changed.
     Error { code: ErrorCode, message: String },
+    /// A reply of a newer protocol that this library does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Reply {
+    /// The feature (of [`FEATURES`]) a client must have announced to be sent this reply;
+    /// `None` for the replies of the base protocol.
+    pub fn feature(&self) -> Option<&'static str> {
+        match self {
+            Reply::Hello { .. }
+            | Reply::Done
+            | Reply::LoggedIn { .. }
+            | Reply::Challenge { .. }
+            | Reply::Users { .. }
+            | Reply::Error { .. }
+            | Reply::Unknown => None,
+        }
+    }
 }
 
 /// One user as a node sees it.
@@ -305,65 +248,9 @@ pub enum ErrorCode {
     Limit,
     /// The node failed internally (for example, storage).
     Internal,
-}
-
-/// Why reading a frame failed.
-#[derive(Debug)]
-pub enum FrameError {
-    /// The peer closed the connection cleanly between frames.
-    Closed,
-    /// The frame announced more than [`MAX_FRAME`] bytes.
-    TooLarge(usize),
-    /// Transport failure.
-    Io(std::io::Error),
-}
-
-impl fmt::Display for FrameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FrameError::Closed => f.write_str("connection closed"),
-            FrameError::TooLarge(n) => {
-                write!(f, "frame of {n} bytes is over the limit of {MAX_FRAME}")
-            }
-            FrameError::Io(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-/// Reads one frame body.
-pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, FrameError> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
-        Err(e) => return Err(FrameError::Io(e)),
-    }
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(FrameError::TooLarge(len));
-    }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await.map_err(FrameError::Io)?;
-    Ok(body)
-}
-
-/// Writes one frame and flushes it.
-pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> std::io::Result<()> {
-    if body.len() > MAX_FRAME {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "frame of {} bytes is over the limit of {MAX_FRAME}",
-                body.len()
-            ),
-        ));
-    }
-    // The body may hold a password: the copy is zeroed when dropped.
-    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(4 + body.len()));
-    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    buf.extend_from_slice(body);
-    w.write_all(&buf).await?;
-    w.flush().await
+    /// A code of a newer protocol that this library does not know.
+    #[serde(other)]
+    Unknown,
 }
 
 #[cfg(test)]
@@ -403,7 +290,7 @@ mod tests {
         let text = r#"{"args":{"protocol":1},"id":3,"op":"hello"}"#;
         assert!(matches!(
             serde_json::from_str::<Request>(text).unwrap().op,
-            Op::Hello { protocol: 1 }
+            Op::Hello { protocol: 1, .. }
         ));
         assert!(serde_json::from_str::<Request>(r#"{"op":"logout"}"#)
             .unwrap_err()
@@ -419,22 +306,5 @@ mod tests {
             password: Secret::new("hunter22"),
         };
         assert!(!format!("{op:?}").contains("hunter22"));
-    }
-
-    #[tokio::test]
-    async fn frames_round_trip_and_oversized_frames_are_refused() {
-        let (mut a, mut b) = tokio::io::duplex(4096);
-        write_frame(&mut a, b"{\"x\":1}").await.unwrap();
-        assert_eq!(read_frame(&mut b).await.unwrap(), b"{\"x\":1}");
-        let len = ((MAX_FRAME + 1) as u32).to_be_bytes();
-        tokio::io::AsyncWriteExt::write_all(&mut a, &len)
-            .await
-            .unwrap();
-        assert!(matches!(
-            read_frame(&mut b).await,
-            Err(FrameError::TooLarge(_))
-        ));
-        drop(a);
-        assert!(matches!(read_frame(&mut b).await, Err(FrameError::Closed)));
     }
 }

@@ -1,0 +1,121 @@
+//! The operations of the protocol, declared once: each with its name on the wire, its
+//! arguments, and the quorum service that gates it (SPEC §7). `Op`, [`Op::name`],
+//! [`OPERATION_NAMES`] and [`Op::gate`] all come from the one table below.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Role, Secret};
+use crate::quorum::Service;
+
+macro_rules! operations {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:literal => $variant:ident $({
+            $( $(#[$field_attr:meta])* $field:ident : $ty:ty ),* $(,)?
+        })? , gated by $gate:expr ;
+    )*) => {
+        /// The operations a node performs. Tokens and signatures are standard base64.
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(tag = "op", content = "args")]
+        pub enum Op {
+            $(
+                $(#[doc = $doc])*
+                #[serde(rename = $name)]
+                $variant $({ $( $(#[$field_attr])* $field: $ty ),* })?,
+            )*
+        }
+
+        /// Every operation name, as on the wire, in the table's order.
+        pub const OPERATION_NAMES: &[&str] = &[$($name),*];
+
+        impl Op {
+            /// The operation's name, as on the wire.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Op::$variant { .. } => $name, )*
+                }
+            }
+
+            /// The quorum service whose value gates this operation when an admin runs it
+            /// for another user, if any.
+            pub fn gate(&self) -> Option<Service> {
+                match self {
+                    $( Op::$variant { .. } => $gate, )*
+                }
+            }
+        }
+    };
+}
+
+operations! {
+    /// First message on a connection: the client's protocol version and the optional
+    /// parts of the protocol it speaks (the node sends nothing else).
+    "hello" => Hello {
+        protocol: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        features: Vec<String>,
+    }, gated by None;
+    /// Password login. For a user with MFA the answer is a `Challenge` (purpose `login`),
+    /// to be finished with `LoginMfa` on the same connection.
+    "login" => Login {
+        username: String,
+        role: Role,
+        password: Secret,
+    }, gated by None;
+    /// Finishes an MFA login: the signature over the challenge this node issued.
+    "login_mfa" => LoginMfa { token: String, signature: String }, gated by None;
+    /// Ends the login of this connection.
+    "logout" => Logout, gated by None;
+    /// Every user of the node (no login needed).
+    "list_users" => ListUsers, gated by None;
+    /// Creates a user (admin only).
+    "create_user" => CreateUser {
+        username: String,
+        role: Role,
+        password: Secret,
+    }, gated by Some(Service::User);
+    /// Deletes a user (admin only; not one who is logged in).
+    "delete_user" => DeleteUser { username: String, role: Role }, gated by Some(Service::User);
+    /// Sets a user's password (the user itself, or an admin for another user who is not
+    /// logged in). Unlocks a locked user. For an MFA user also registered for quorum, the
+    /// quorum registration is removed.
+    "change_password" => ChangePassword {
+        username: String,
+        role: Role,
+        password: Secret,
+    }, gated by Some(Service::User);
+    /// Starts registering or rotating an MFA key: the answer is a `Challenge` (purpose
+    /// `mfa-registration`) to sign with the new private key.
+    "change_mfa_begin" => ChangeMfaBegin { username: String, role: Role }, gated by None;
+    /// Finishes registration: the signature proves possession of `public_key_pem`, which
+    /// becomes the user's MFA key (and quorum key with `change_quorum`); `password` is set.
+    "change_mfa_finish" => ChangeMfaFinish {
+        username: String,
+        role: Role,
+        token: String,
+        signature: String,
+        public_key_pem: String,
+        password: Secret,
+        change_quorum: bool,
+    }, gated by Some(Service::User);
+    /// Removes the MFA key (and the quorum key; `change_quorum` states it explicitly);
+    /// `password` is set.
+    "deregister_mfa" => DeregisterMfa {
+        username: String,
+        role: Role,
+        password: Secret,
+        change_quorum: bool,
+    }, gated by Some(Service::User);
+    /// Activates a new cluster: the `unactivated-admin` becomes `admin` with this password.
+    "activate_cluster" => ActivateCluster { password: Secret }, gated by None;
+}
+
+impl Op {
+    /// The `hello` of this library: its protocol version and features.
+    pub fn hello() -> Op {
+        Op::Hello {
+            protocol: super::PROTOCOL_VERSION,
+            features: super::FEATURES.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+}
