@@ -1,7 +1,9 @@
 //! Argon2id password hashing (PHC strings with a random 16-byte salt, drawn by the
 //! caller). The password rule itself lives in the library core.
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use std::cell::RefCell;
+
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 
 use super::NodeSettings;
 
@@ -20,10 +22,43 @@ pub fn hash(
     settings: &NodeSettings,
     salt: &[u8; SALT_LEN],
 ) -> Result<String, String> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params(settings)?)
-        .hash_password_with_salt(password.as_bytes(), salt)
-        .map(|h| h.to_string())
-        .map_err(|e| format!("password hashing failed: {e}"))
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params(settings)?);
+    let mut out = zeroize::Zeroizing::new([0u8; OUTPUT_LEN]);
+    run(&argon2, password.as_bytes(), salt, &mut *out)?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        settings.argon2_lanes,
+        b64.encode(salt),
+        b64.encode(*out),
+    ))
+}
+
+thread_local! {
+    /// Argon2's working memory, kept by each thread from one hash to the next: allocating
+    /// (and faulting in) 19 MiB afresh for every hash, from several threads at once, costs
+    /// more than the hash itself. Wiped after every use.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One Argon2 computation into `out`, on this thread's working memory.
+fn run(argon2: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), String> {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        let blocks = argon2.params().block_count();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::new());
+        }
+        let result =
+            argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks]);
+        memory[..blocks]
+            .iter_mut()
+            .for_each(zeroize::Zeroize::zeroize);
+        result.map_err(|e| format!("password hashing failed: {e}"))
+    })
 }
 
 fn params(settings: &NodeSettings) -> Result<Params, String> {
@@ -38,9 +73,25 @@ fn params(settings: &NodeSettings) -> Result<Params, String> {
 
 /// Checks a password against a PHC string made by [`hash`]; the cost comes from the string.
 pub fn verify(password: &str, phc: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), phc)
-        .is_ok()
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    if hash.algorithm != argon2::ARGON2ID_IDENT {
+        return false;
+    }
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut out = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
+    if run(&argon2, password.as_bytes(), salt.as_ref(), &mut out).is_err() {
+        return false;
+    }
+    // A comparison in constant time.
+    argon2::password_hash::phc::Output::new(&out).is_ok_and(|o| o == *expected)
 }
 
 /// A PHC string at the node's cost that no password matches: checking a password against
@@ -62,6 +113,25 @@ pub fn decoy(settings: &NodeSettings) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_the_phc_strings_of_the_argon2_crate_and_verify_either_way() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let s = NodeSettings::low_cost();
+        let salt = [9u8; SALT_LEN];
+        let ours = hash("password1", &s, &salt).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params(&s).unwrap())
+            .hash_password_with_salt(b"password1", &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(ours, theirs);
+        assert!(Argon2::default()
+            .verify_password(b"password1", &PasswordHash::new(&ours).unwrap())
+            .is_ok());
+        // The working memory is reused and wiped: the same hash comes out again.
+        assert_eq!(hash("password1", &s, &salt).unwrap(), ours);
+        assert!(!verify("password1", "$argon2i$v=19$m=64,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    }
 
     #[test]
     fn hashes_are_salted_argon2id_and_verify_only_the_right_password() {
