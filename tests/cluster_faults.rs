@@ -10,13 +10,13 @@ use cloudhsm_mfa::blocking::Session;
 use cloudhsm_mfa::client::SessionOptions;
 use cloudhsm_mfa::config::Config;
 use cloudhsm_mfa::proto::Role;
-use cloudhsm_mfa::{Error, PrivateKey};
+use cloudhsm_mfa::Error;
 use common::*;
 
 #[test]
 fn a_node_down_during_login_does_not_stop_the_others() {
     let c = TestCluster::start(3);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.mfa_user("alice", &key);
     c.cluster.stop_node(1).unwrap();
     let mut s = c.session();
@@ -87,7 +87,7 @@ fn a_user_change_that_a_node_misses_is_reported_and_listed_as_inconsistent() {
 #[test]
 fn a_node_down_during_registration_leaves_the_user_inconsistent() {
     let c = TestCluster::start(3);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.admin()
         .run(async |ses| {
             ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
@@ -164,7 +164,7 @@ fn no_reachable_node_is_a_clear_error() {
 #[test]
 fn sixteen_threads_log_in_with_mfa_at_once_through_the_blocking_face() {
     let c = Arc::new(TestCluster::start(3));
-    let key = Arc::new(PrivateKey::generate(2048).unwrap());
+    let key = Arc::new(keys::private_key(2048, 0));
     c.mfa_user("alice", &key);
     let threads: Vec<_> = (0..16)
         .map(|_| {

@@ -84,7 +84,7 @@ fn the_documented_flow_with_openssl_registers_and_logs_in() {
 #[test]
 fn a_password_login_of_an_mfa_user_is_refused_and_a_user_without_mfa_cannot_use_mfa() {
     let c = TestCluster::start(2);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.mfa_user("alice", &key);
     let err = c
         .session()
@@ -121,7 +121,7 @@ fn a_password_login_of_an_mfa_user_is_refused_and_a_user_without_mfa_cannot_use_
 #[test]
 fn the_signed_file_may_be_the_unsigned_one_and_reordered_entries_are_accepted() {
     let c = TestCluster::start(3);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.mfa_user("alice", &key);
     let mut s = c.session();
     let token = c.path("t.json");
@@ -141,7 +141,7 @@ fn the_signed_file_may_be_the_unsigned_one_and_reordered_entries_are_accepted() 
 #[test]
 fn a_replayed_signed_file_is_rejected() {
     let c = TestCluster::start(2);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.mfa_user("alice", &key);
     let mut s = c.session();
     let token = c.path("t.json");
@@ -190,7 +190,7 @@ fn a_replayed_signed_file_is_rejected() {
 #[test]
 fn a_token_from_another_login_is_rejected() {
     let c = TestCluster::start(2);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.mfa_user("alice", &key);
     let key_path = write_key(&c, &key);
     let (mut a, mut b) = (c.session(), c.session());
@@ -218,7 +218,7 @@ fn a_token_from_another_login_is_rejected() {
 #[test]
 fn an_unsigned_or_incomplete_file_keeps_the_login_waiting() {
     let c = TestCluster::start(3);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.mfa_user("alice", &key);
     let mut s = c.session();
     let token = c.path("t.json");
@@ -256,11 +256,11 @@ fn an_unsigned_or_incomplete_file_keeps_the_login_waiting() {
 #[test]
 fn an_expired_challenge_is_rejected() {
     let settings = NodeSettings {
-        challenge_ttl: Duration::from_secs(1),
+        challenge_ttl: Duration::from_secs(600),
         ..NodeSettings::low_cost()
     };
     let c = TestCluster::start_with(2, settings);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.mfa_user("alice", &key);
     let mut s = c.session();
     let token = c.path("t.json");
@@ -270,7 +270,7 @@ fn an_expired_challenge_is_rejected() {
     })
     .unwrap();
     cloudhsm_mfa::sign_file(&token, &write_key(&c, &key), None, None).unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    c.advance(Duration::from_secs(601));
     let err = s
         .run(async |ses| ses.login_mfa_finish(None).await)
         .unwrap_err();
@@ -281,8 +281,8 @@ fn an_expired_challenge_is_rejected() {
 #[test]
 fn a_signature_by_another_key_is_rejected_and_counts_toward_the_lockout() {
     let c = TestCluster::start(2);
-    let key = PrivateKey::generate(2048).unwrap();
-    let other = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
+    let other = keys::private_key(2048, 1);
     c.mfa_user("alice", &key);
     for attempt in 1..=5 {
         let mut s = c.session();
@@ -314,8 +314,8 @@ fn a_signature_by_another_key_is_rejected_and_counts_toward_the_lockout() {
 #[test]
 fn rotation_refuses_the_old_key_and_accepts_the_new_one() {
     let c = TestCluster::start(3);
-    let old = PrivateKey::generate(2048).unwrap();
-    let new = PrivateKey::generate(3072).unwrap();
+    let old = keys::private_key(2048, 0);
+    let new = keys::private_key(3072, 0);
     c.mfa_user("alice", &old);
     let mut s = c.session();
     s.run(async |ses| {
@@ -356,8 +356,8 @@ fn rotation_refuses_the_old_key_and_accepts_the_new_one() {
 #[test]
 fn registration_needs_proof_of_possession_of_the_new_key() {
     let c = TestCluster::start(2);
-    let key = PrivateKey::generate(2048).unwrap();
-    let claimed = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
+    let claimed = keys::private_key(2048, 1);
     c.admin()
         .run(async |ses| {
             ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
@@ -388,7 +388,7 @@ fn registration_needs_proof_of_possession_of_the_new_key() {
 #[test]
 fn deregistration_brings_back_the_password_login() {
     let c = TestCluster::start(2);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.mfa_user("alice", &key);
     let mut s = c.session();
     s.run(async |ses| {
@@ -425,7 +425,7 @@ fn deregistration_brings_back_the_password_login() {
 #[test]
 fn change_quorum_registers_the_quorum_key_with_the_mfa_key_and_removal_takes_both() {
     let c = TestCluster::start(2);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.admin()
         .run(async |ses| {
             ses.create_user("alice", Role::CryptoUser, USER_PASSWORD)
@@ -485,7 +485,7 @@ fn change_quorum_registers_the_quorum_key_with_the_mfa_key_and_removal_takes_bot
 #[test]
 fn an_admin_registers_mfa_for_another_user_but_a_crypto_user_cannot() {
     let c = TestCluster::start(2);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     let mut admin = c.admin();
     admin
         .run(async |ses| {
@@ -541,7 +541,7 @@ fn write_key(c: &TestCluster, key: &PrivateKey) -> std::path::PathBuf {
 #[test]
 fn a_failing_signer_stops_the_login_and_is_not_asked_again() {
     let c = TestCluster::start(3);
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = keys::private_key(2048, 0);
     c.mfa_user("alice", &key);
     let calls = std::sync::atomic::AtomicUsize::new(0);
     let mut s = c.session();

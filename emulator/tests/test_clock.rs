@@ -46,7 +46,7 @@ fn a_login_challenge_expires_when_the_test_clock_passes_its_lifetime() {
     .unwrap();
     assert!(cluster.clock().is_test());
     let rt = Runtime::new().unwrap();
-    let key = PrivateKey::generate(2048).unwrap();
+    let key = cloudhsm_mfa_test_support::keys::private_key(2048, 0);
 
     let mut admin = session(&cluster, &rt);
     admin

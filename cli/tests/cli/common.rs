@@ -119,25 +119,10 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }
 
-/// An RSA key pair made by `openssl genrsa` (PKCS#8) and its public key (SPKI PEM).
+/// An RSA key pair (PKCS#8 private key, mode 0600, and SPKI public key) in `dir`: a
+/// committed fixture key made by OpenSSL, a distinct one for each name a test uses.
 pub fn rsa_key(dir: &Path, name: &str, bits: u32) -> (PathBuf, PathBuf) {
-    let private = dir.join(format!("{name}.pem"));
-    let public = dir.join(format!("{name}.pub"));
-    openssl([
-        OsStr::new("genrsa"),
-        OsStr::new("-out"),
-        private.as_os_str(),
-        OsStr::new(&bits.to_string()),
-    ]);
-    openssl([
-        OsStr::new("pkey"),
-        OsStr::new("-in"),
-        private.as_os_str(),
-        OsStr::new("-pubout"),
-        OsStr::new("-out"),
-        public.as_os_str(),
-    ]);
-    (private, public)
+    cloudhsm_mfa_test_support::keys::pair_in(dir, name, bits)
 }
 
 /// An EC P-256 private key made by OpenSSL.

@@ -187,25 +187,10 @@ pub fn run(program: &str, args: &[&str]) {
     );
 }
 
-/// An RSA key pair made by `openssl genrsa`: (private key path, public key PEM).
+/// An RSA key pair made by OpenSSL (a committed fixture key, a distinct one for each name
+/// a test uses): (private key path, public key PEM).
 pub fn openssl_key(dir: &Path, name: &str, bits: u32) -> (PathBuf, String) {
-    let key = dir.join(format!("{name}.pem"));
-    let public = dir.join(format!("{name}.pub"));
-    run(
-        "openssl",
-        &["genrsa", "-out", key.to_str().unwrap(), &bits.to_string()],
-    );
-    run(
-        "openssl",
-        &[
-            "rsa",
-            "-in",
-            key.to_str().unwrap(),
-            "-pubout",
-            "-out",
-            public.to_str().unwrap(),
-        ],
-    );
+    let (key, public) = cloudhsm_mfa_test_support::keys::pair_in(dir, name, bits);
     (key, std::fs::read_to_string(public).unwrap())
 }
 
