@@ -10,19 +10,7 @@ use std::process::Command;
 
 use cloudhsm_mfa::crypto::{random_token, sha256};
 use cloudhsm_mfa::{Error, KeyProblem, PrivateKey, PublicKey, TokenFile};
-
-fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
+use cloudhsm_mfa_test_support::openssl::openssl;
 
 fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()

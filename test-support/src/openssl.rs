@@ -34,6 +34,27 @@ pub fn openssl_key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (key, public)
 }
 
+/// Signs `token` as the SPEC says users do, with
+/// `openssl pkeyutl -sign -inkey KEY -pkeyopt digest:sha256 -in token.bin`.
+pub fn pkeyutl_sign(key: &Path, token: &[u8]) -> Vec<u8> {
+    let work = tempfile::tempdir().unwrap();
+    let (input, output) = (work.path().join("token.bin"), work.path().join("token.sig"));
+    std::fs::write(&input, token).unwrap();
+    openssl(&[
+        "pkeyutl",
+        "-sign",
+        "-inkey",
+        key.to_str().unwrap(),
+        "-pkeyopt",
+        "digest:sha256",
+        "-in",
+        input.to_str().unwrap(),
+        "-out",
+        output.to_str().unwrap(),
+    ]);
+    std::fs::read(output).unwrap()
+}
+
 /// Signs an MFA token file the way the AWS guide shows, with real commands: for each token
 /// `echo $unsigned | base64 -d > token.bin`, `openssl pkeyutl -sign -inkey KEY -pkeyopt
 /// digest:sha256`, `base64 -w0`, then puts the signatures into the JSON (here with

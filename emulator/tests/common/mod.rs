@@ -196,27 +196,11 @@ pub fn openssl_key(dir: &Path, name: &str, bits: u32) -> (PathBuf, String) {
 
 /// Signs a base64 token as the SPEC says users do:
 /// `openssl pkeyutl -sign -inkey KEY -pkeyopt digest:sha256 -in token.bin`.
-pub fn openssl_sign(dir: &Path, key: &Path, token_b64: &str) -> String {
+pub fn openssl_sign(_dir: &Path, key: &Path, token_b64: &str) -> String {
     let engine = base64::engine::general_purpose::STANDARD;
     let token = engine.decode(token_b64).unwrap();
     assert_eq!(token.len(), 32);
-    let input = dir.join("token.bin");
-    let output = dir.join("token.sig");
-    std::fs::write(&input, token).unwrap();
-    run(
-        "openssl",
-        &[
-            "pkeyutl",
-            "-sign",
-            "-inkey",
-            key.to_str().unwrap(),
-            "-pkeyopt",
-            "digest:sha256",
-            "-in",
-            input.to_str().unwrap(),
-            "-out",
-            output.to_str().unwrap(),
-        ],
-    );
-    engine.encode(std::fs::read(output).unwrap())
+    engine.encode(cloudhsm_mfa_test_support::openssl::pkeyutl_sign(
+        key, &token,
+    ))
 }
