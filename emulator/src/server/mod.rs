@@ -12,7 +12,7 @@ mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use cloudhsm_mfa::proto::{ErrorCode, Op, Reply};
@@ -154,7 +154,7 @@ impl NodeService {
             }
         };
         for _ in 0..MAX_ROUNDS {
-            let worked = work.run();
+            let worked = WORK_SLOTS.run(|| work.run());
             let Ok(mut node) = self.node.lock() else {
                 return out_of_service();
             };
@@ -182,6 +182,42 @@ impl NodeService {
         if node.has_unsaved_failures() && self.store.save(node.state()).is_ok() {
             node.saved();
         }
+    }
+}
+
+/// The costly work of requests (Argon2, signature checks) runs at most one piece per core
+/// at a time in this process, whatever the number of nodes and connections: more would only
+/// share the cores, and each Argon2 thread's working memory (19 MiB at the default cost)
+/// would push the others' out of the caches. Requests that need no work never wait here.
+static WORK_SLOTS: WorkSlots = WorkSlots {
+    busy: Mutex::new(0),
+    freed: Condvar::new(),
+};
+
+struct WorkSlots {
+    busy: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl WorkSlots {
+    fn run<T>(&self, work: impl FnOnce() -> T) -> T {
+        struct Slot<'a>(&'a WorkSlots);
+        impl Drop for Slot<'_> {
+            fn drop(&mut self) {
+                let mut busy = self.0.busy.lock().unwrap_or_else(|p| p.into_inner());
+                *busy -= 1;
+                self.0.freed.notify_one();
+            }
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy >= cores {
+            busy = self.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy += 1;
+        drop(busy);
+        let _slot = Slot(self);
+        work()
     }
 }
 
