@@ -29,3 +29,19 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
+
+# Fuzzing and Miri run on the nightly toolchain.
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "setup: installing the nightly toolchain"
+  rustup toolchain install nightly --profile minimal
+fi
+for component in miri rust-src; do
+  if ! rustup +nightly component list --installed 2>/dev/null | grep -q "^$component"; then
+    echo "setup: adding $component to the nightly toolchain"
+    rustup component add "$component" --toolchain nightly
+  fi
+done
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-fuzz"
+  cargo install --locked cargo-fuzz
+fi

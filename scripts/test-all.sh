@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Rust (unit and integration, against the real openssl and live emulator
 # clusters), formatting and lints, the C tests (static, dynamic and AddressSanitizer
-# builds), the C++ tests, the Python tests and the README's examples. Sets up a fresh
-# machine first.
+# builds), the C++ tests, the Python tests, the README's examples, Miri over the C ABI's
+# pointer helpers and a short run of every fuzz target. Sets up a fresh machine first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +26,9 @@ python3 -m pytest -q bindings/python/tests
 
 echo "== README examples (C and Python) against a local cluster"
 examples/run.sh
+
+echo "== Miri over the C ABI's pointer and buffer helpers"
+cargo +nightly miri test -p cloudhsm-mfa --lib ffi::guard
+
+echo "== Fuzz smoke runs (20 s per target)"
+scripts/fuzz.sh 20

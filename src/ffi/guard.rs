@@ -199,3 +199,121 @@ pub unsafe fn write_text(
     // SAFETY: forwarded from the caller.
     unsafe { write_buffer(&bytes, buf.cast(), len, name) }
 }
+
+/// The pointer and buffer helpers on their own, with no call into C: the test set that
+/// `cargo +nightly miri test --lib ffi::guard` checks for undefined behaviour.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_read_up_to_their_nul_and_checked() {
+        let good = c"alice";
+        // SAFETY: NUL-terminated literals, and NULL.
+        unsafe {
+            assert_eq!(str_arg(good.as_ptr(), "username").unwrap(), "alice");
+            assert_eq!(opt_str_arg(std::ptr::null(), "x").unwrap(), None);
+            let e = str_arg(std::ptr::null(), "username").unwrap_err();
+            assert_eq!(
+                (e.rv, e.message.as_str()),
+                (CHMR_ARGUMENTS_BAD, "username is NULL")
+            );
+            let bad = [0xffu8 as c_char, 0];
+            assert!(str_arg(bad.as_ptr(), "path")
+                .unwrap_err()
+                .message
+                .contains("UTF-8"));
+        }
+    }
+
+    #[test]
+    fn byte_buffers_allow_null_only_when_empty() {
+        let data = [1u8, 2, 3];
+        // SAFETY: `data` is readable for 3 bytes; NULL with 0 and with 3.
+        unsafe {
+            assert_eq!(bytes_arg(data.as_ptr(), 3, "token").unwrap(), &data);
+            assert_eq!(
+                bytes_arg(std::ptr::null(), 0, "token").unwrap(),
+                &[] as &[u8]
+            );
+            assert!(bytes_arg(std::ptr::null(), 3, "token").is_err());
+        }
+    }
+
+    #[test]
+    fn the_two_call_idiom_writes_only_on_success() {
+        let data = [7u8; 5];
+        let mut len = 0usize;
+        // SAFETY: every buffer is as long as the length given with it.
+        unsafe {
+            // A size query.
+            write_buffer(&data, std::ptr::null_mut(), &mut len, "out").unwrap();
+            assert_eq!(len, 5);
+            // A short buffer: its bytes stay as they were.
+            let mut short = [0u8; 4];
+            len = short.len();
+            let e = write_buffer(&data, short.as_mut_ptr(), &mut len, "out").unwrap_err();
+            assert_eq!((e.rv, len, short), (CHMR_BUFFER_TOO_SMALL, 5, [0; 4]));
+            // Room to spare.
+            let mut room = [0u8; 8];
+            len = room.len();
+            write_buffer(&data, room.as_mut_ptr(), &mut len, "out").unwrap();
+            assert_eq!((len, &room[..5], &room[5..]), (5, &data[..], &[0u8; 3][..]));
+            // A NULL length.
+            assert!(write_buffer(&data, room.as_mut_ptr(), std::ptr::null_mut(), "out").is_err());
+        }
+    }
+
+    #[test]
+    fn a_size_known_in_advance_is_answered_without_making_the_output() {
+        let mut len = 0usize;
+        let mut made = 0;
+        let mut produce = || {
+            made += 1;
+            Ok(vec![9u8; 4])
+        };
+        // SAFETY: every buffer is as long as the length given with it.
+        unsafe {
+            write_sized(4, &mut produce, std::ptr::null_mut(), &mut len, "sig").unwrap();
+            assert_eq!(len, 4);
+            let mut short = [0u8; 3];
+            len = 3;
+            assert!(write_sized(4, &mut produce, short.as_mut_ptr(), &mut len, "sig").is_err());
+            let mut buf = [0u8; 4];
+            len = 4;
+            write_sized(4, &mut produce, buf.as_mut_ptr(), &mut len, "sig").unwrap();
+            assert_eq!(buf, [9; 4]);
+        }
+        assert_eq!(made, 1, "only the call with room made the output");
+    }
+
+    #[test]
+    fn text_is_nul_terminated_and_counted_with_its_nul() {
+        let mut len = 0usize;
+        let mut buf = [1 as c_char; 8];
+        // SAFETY: `buf` holds 8 bytes.
+        unsafe {
+            write_text("a\0b", std::ptr::null_mut(), &mut len, "text").unwrap();
+            assert_eq!(len, 4);
+            len = buf.len();
+            write_text("a\0b", buf.as_mut_ptr(), &mut len, "text").unwrap();
+            assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "a b");
+            let mut out = 0u32;
+            write_out(&mut out, 7u32, "out").unwrap();
+            assert_eq!(out, 7);
+            assert!(write_out(std::ptr::null_mut::<u32>(), 7, "out").is_err());
+        }
+    }
+
+    #[test]
+    fn a_panic_becomes_general_error_with_a_message() {
+        let rv = boundary("CHM_Test", || panic!("boom"));
+        assert_eq!(rv, CHMR_GENERAL_ERROR);
+        assert!(last_error().to_str().unwrap().contains("CHM_Test"));
+        let rv = boundary("CHM_Test", || Err(FfiError::bad_argument("nope")));
+        assert_eq!(
+            (rv, last_error().to_str().unwrap()),
+            (CHMR_ARGUMENTS_BAD, "nope")
+        );
+    }
+}

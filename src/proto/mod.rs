@@ -3,8 +3,12 @@
 //! A connection is TLS 1.3. Each message is a frame: a 4-byte big-endian length (at most
 //! [`MAX_FRAME`]) followed by that many bytes of JSON. The client sends [`Request`]s, each
 //! with an `id`; the node answers each with a [`Response`] carrying the same `id`. The first
-//! request on a connection must be `hello` with [`PROTOCOL_VERSION`]. A login binds to the
-//! connection that made it: closing the connection logs out.
+//! request on a connection must be `hello`, with the client's protocol version and
+//! [`FEATURES`]; the node answers with the version both speak and its own features. A
+//! login binds to the connection that made it: closing the connection logs out.
+//!
+//! The operations are declared once, in `ops.rs`; `tests/golden/protocol.json` pins the
+//! wire shape of every message.
 
 use std::fmt;
 
