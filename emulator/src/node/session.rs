@@ -252,7 +252,12 @@ impl Node {
         if user.failed_logins >= threshold {
             user.locked = true;
         }
-        (user.failed_logins, user.locked)
+        let counted = (user.failed_logins, user.locked);
+        if counted.1 {
+            // A locked user's open challenges and logins end with the lock.
+            self.revoke_user(username, None);
+        }
+        counted
     }
 
     /// Refuses a login of `username` while its failed logins are counted but not saved.

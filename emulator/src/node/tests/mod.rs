@@ -4,6 +4,7 @@
 mod login;
 mod mfa;
 mod replay;
+mod revoke;
 mod saving;
 mod users;
 
