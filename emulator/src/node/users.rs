@@ -53,6 +53,7 @@ impl Node {
         check_password(password.expose())?;
         let hash = cx.hash(password, &self.settings)?;
         self.begin_change();
+        self.unknown_names.remove(&name);
         self.state
             .users
             .insert(name, UserRecord::new(role, Some(hash)));
