@@ -30,6 +30,6 @@ pub use init::{init_cluster, InitOptions};
 pub use layout::{ClusterDir, Manifest};
 pub use node::{
     ConnId, Entropy, Node, NodeSettings, NodeState, OsEntropy, Outcome, Prepared, SeededEntropy,
-    UserRecord, Work, Worked,
+    UserRecord, Work, Worked, MAX_FAILURES_PER_CONNECTION, MAX_TRACKED_NAMES, UNKNOWN_NAME_WINDOW,
 };
 pub use server::{Faults, ServerOptions};

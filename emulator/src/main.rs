@@ -102,6 +102,15 @@ struct RunArgs {
     /// Seconds a client has to send its first request.
     #[arg(long, default_value_t = 10)]
     first_message_timeout_secs: u64,
+    /// Seconds a frame may take to arrive once its first byte has (and a reply to be taken).
+    #[arg(long, default_value_t = 10)]
+    frame_timeout_secs: u64,
+    /// Seconds a connection may stay idle between requests.
+    #[arg(long, default_value_t = 300)]
+    idle_timeout_secs: u64,
+    /// The most connections each node keeps open; more are closed as soon as they arrive.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 fn main() -> ExitCode {
@@ -168,6 +177,9 @@ fn run(args: RunArgs) -> Result<(), Error> {
     let options = ServerOptions {
         handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
         first_message_timeout: Duration::from_secs(args.first_message_timeout_secs),
+        frame_timeout: Duration::from_secs(args.frame_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        max_connections: args.max_connections as usize,
     };
     // Signals are caught from here on, so a signal after "ready" always stops cleanly.
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -16,6 +16,9 @@ fn short_timeouts() -> ServerOptions {
     ServerOptions {
         handshake_timeout: SHORT,
         first_message_timeout: SHORT,
+        frame_timeout: SHORT,
+        idle_timeout: SHORT,
+        ..ServerOptions::default()
     }
 }
 

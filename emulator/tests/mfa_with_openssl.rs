@@ -174,3 +174,59 @@ fn a_small_openssl_key_is_refused_with_the_reason() {
         assert!(msg.contains("1024 bits is too small"), "{msg}");
     });
 }
+
+#[test]
+fn a_password_set_by_an_admin_ends_a_pending_login_challenge_over_tls() {
+    let (_dir, cluster) = activated_cluster(1, ServerOptions::default());
+    let (addr, ca) = (cluster.addr(0).unwrap(), cluster.ca_path());
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public_pem) = openssl_key(keys.path(), "mfa", 2048);
+    block_on(async {
+        let mut admin = Client::admin(addr, &ca).await;
+        admin
+            .request(create("alice", Role::CryptoUser, "password0"))
+            .await;
+        let token = challenge(
+            admin
+                .request(Op::ChangeMfaBegin {
+                    username: "alice".into(),
+                    role: Role::CryptoUser,
+                })
+                .await,
+        );
+        let signature = openssl_sign(keys.path(), &key, &token);
+        let reply = admin
+            .request(finish(&token, &signature, &public_pem, "password1", false))
+            .await;
+        assert_eq!(reply, Reply::Done);
+
+        // alice has a challenge open when the admin sets her a new password.
+        let mut alice = Client::greeted(addr, &ca).await;
+        let token = challenge(
+            alice
+                .request(login("alice", Role::CryptoUser, "password1"))
+                .await,
+        );
+        let reply = admin
+            .request(Op::ChangePassword {
+                username: "alice".into(),
+                role: Role::CryptoUser,
+                password: Secret::new("password2"),
+            })
+            .await;
+        assert_eq!(reply, Reply::Done);
+        let signature = openssl_sign(keys.path(), &key, &token);
+        let (code, msg) = error(alice.request(Op::LoginMfa { token, signature }).await);
+        assert_eq!(code, ErrorCode::ChallengeUnknown, "{msg}");
+
+        // The new password works.
+        let token = challenge(
+            alice
+                .request(login("alice", Role::CryptoUser, "password2"))
+                .await,
+        );
+        let signature = openssl_sign(keys.path(), &key, &token);
+        let reply = alice.request(Op::LoginMfa { token, signature }).await;
+        assert!(matches!(reply, Reply::LoggedIn { .. }), "{reply:?}");
+    });
+}

@@ -3,8 +3,14 @@
 use std::fmt;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use zeroize::Zeroize;
 
 use super::MAX_FRAME;
+
+/// The most a frame's buffer holds beyond the bytes that have arrived: the announced
+/// length is not allocated up front, so a peer that announces a large frame and sends
+/// little of it costs little memory.
+const FRAME_CHUNK: usize = 64 * 1024;
 
 /// Why reading a frame failed.
 #[derive(Debug)]
@@ -41,9 +47,48 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, Fram
     if len > MAX_FRAME {
         return Err(FrameError::TooLarge(len));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await.map_err(FrameError::Io)?;
+    let mut body = Vec::new();
+    read_body(r, len, &mut body).await?;
     Ok(body)
+}
+
+/// Reads `len` bytes into `body`, growing it as they arrive: its capacity is at most
+/// [`FRAME_CHUNK`] or twice the bytes read, whichever is more. A buffer it outgrows is zeroed before it is
+/// freed (a frame may hold a password).
+async fn read_body<R: AsyncRead + Unpin>(
+    r: &mut R,
+    len: usize,
+    body: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    body.clear();
+    body.reserve_exact(len.min(FRAME_CHUNK));
+    while body.len() < len {
+        if body.len() == body.capacity() {
+            let wanted = (body.capacity() * 2).max(FRAME_CHUNK).min(len);
+            let mut bigger = Vec::with_capacity(wanted);
+            bigger.extend_from_slice(body);
+            body.zeroize();
+            *body = bigger;
+        }
+        let start = body.len();
+        let end = body.capacity().min(len);
+        body.resize(end, 0);
+        match r.read(&mut body[start..end]).await {
+            Ok(0) => {
+                body.truncate(start);
+                return Err(FrameError::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the connection closed after {start} of the frame's {len} bytes"),
+                )));
+            }
+            Ok(n) => body.truncate(start + n),
+            Err(e) => {
+                body.truncate(start);
+                return Err(FrameError::Io(e));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes one frame and flushes it.
@@ -84,5 +129,60 @@ mod tests {
         ));
         drop(a);
         assert!(matches!(read_frame(&mut b).await, Err(FrameError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_large_frame_arriving_in_pieces_is_read_whole() {
+        let body: Vec<u8> = (0..MAX_FRAME).map(|i| (i % 251) as u8).collect();
+        let (mut a, mut b) = tokio::io::duplex(1000);
+        let sent = body.clone();
+        let writer = tokio::spawn(async move { write_frame(&mut a, &sent).await });
+        assert_eq!(read_frame(&mut b).await.unwrap(), body);
+        writer.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_announced_length_is_not_allocated_before_its_bytes_arrive() {
+        // 1 MiB announced, 10 bytes sent, then the peer closes.
+        let mut input = (MAX_FRAME as u32).to_be_bytes().to_vec();
+        input.extend_from_slice(b"0123456789");
+        let mut r = input.as_slice();
+        let mut len = [0u8; 4];
+        r.read_exact(&mut len).await.unwrap();
+        let mut body = Vec::new();
+        let err = read_body(&mut r, u32::from_be_bytes(len) as usize, &mut body)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("after 10 of"), "{err}");
+        assert!(
+            body.capacity() <= FRAME_CHUNK,
+            "the buffer holds {} bytes for 10 received",
+            body.capacity()
+        );
+
+        // Through the public reader: no read is offered more than a chunk at a time.
+        let mut counted = Counted {
+            inner: &input[..],
+            largest: 0,
+        };
+        assert!(read_frame(&mut counted).await.is_err());
+        assert!(counted.largest <= FRAME_CHUNK, "{}", counted.largest);
+    }
+
+    /// A reader that records the largest buffer it was asked to fill.
+    struct Counted<'a> {
+        inner: &'a [u8],
+        largest: usize,
+    }
+
+    impl AsyncRead for Counted<'_> {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.largest = self.largest.max(buf.remaining());
+            std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
     }
 }

@@ -15,6 +15,7 @@
 
 mod challenge;
 mod entropy;
+mod guard;
 mod password;
 mod session;
 mod settings;
@@ -32,6 +33,7 @@ use cloudhsm_mfa::proto::{ErrorCode, Op, Reply, Role, PROTOCOL_VERSION};
 
 use challenge::Challenge;
 pub use entropy::{Entropy, NoEntropy, OsEntropy, SeededEntropy};
+pub use guard::{MAX_FAILURES_PER_CONNECTION, MAX_TRACKED_NAMES, UNKNOWN_NAME_WINDOW};
 pub use password::{check_rule as check_password_rule, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use settings::NodeSettings;
 pub use state::{NodeState, UserRecord, FIRST_ADMIN, MAX_USERS, STATE_FORMAT};
@@ -66,6 +68,8 @@ struct Connection {
     login: Option<Login>,
     /// At most one per purpose: a new challenge replaces the previous one.
     challenges: Vec<Challenge>,
+    /// Failed logins on this connection (see [`guard`]).
+    failed_logins: u32,
 }
 
 /// Why a pass of a request stops short of a reply.
@@ -102,6 +106,8 @@ pub struct Node {
     /// Users whose failed-login count is higher in memory than in the store, because the
     /// save of a failure failed. They may not log in until a save succeeds.
     unsaved_failures: BTreeSet<String>,
+    /// Failed logins for user names that do not exist (see [`guard`]).
+    unknown_names: guard::UnknownNames,
 }
 
 impl Node {
@@ -117,6 +123,7 @@ impl Node {
             changed: false,
             undo: None,
             unsaved_failures: BTreeSet::new(),
+            unknown_names: guard::UnknownNames::default(),
         }
     }
 

@@ -66,24 +66,28 @@ impl Node {
         }
         let name = normalize(username)?;
         self.refuse_unsaved_failures(&name)?;
-        let verified = match self.state.users.get(&name) {
+        let hash = match self.state.users.get(&name) {
             Some(user) if user.role == role => {
                 if user.locked {
                     return Err(self.locked_refusal(&name));
                 }
-                match user.password_hash.as_deref() {
-                    Some(h) => cx.verify(password, h)?,
-                    None => false,
-                }
+                Some(user.password_hash.clone())
             }
-            _ => {
+            _ => None,
+        };
+        // Before the costly part: a guesser is refused without a hash.
+        self.refuse_guessing(conn, &name, cx.now)?;
+        let verified = match hash {
+            Some(Some(h)) => cx.verify(password, &h)?,
+            Some(None) => false,
+            None => {
                 // As costly as a wrong password, so that a caller cannot tell the two apart.
                 cx.verify(password, &self.decoy_hash)?;
                 false
             }
         };
         if !verified {
-            self.record_failed_login(&name);
+            self.failed_login(conn, &name, cx.now);
             return Err(refuse(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
         }
         let has_mfa = self
@@ -121,7 +125,7 @@ impl Node {
             }
         };
         if !verified {
-            let (count, locked) = self.record_failed_login(&ch.username);
+            let (count, locked) = self.failed_login(conn, &ch.username, cx.now);
             let threshold = self.settings.lockout_threshold;
             let lock_note = if locked {
                 "; the user is now locked until an admin sets a new password"
@@ -239,7 +243,7 @@ impl Node {
 
     /// Counts a failed login of `username` (if it exists) and locks it at the threshold.
     /// Returns the count and whether the user is locked.
-    fn record_failed_login(&mut self, username: &str) -> (u32, bool) {
+    pub(super) fn record_failed_login(&mut self, username: &str) -> (u32, bool) {
         let threshold = self.settings.lockout_threshold;
         if !self.state.users.contains_key(username) {
             return (0, false);
@@ -252,7 +256,12 @@ impl Node {
         if user.failed_logins >= threshold {
             user.locked = true;
         }
-        (user.failed_logins, user.locked)
+        let counted = (user.failed_logins, user.locked);
+        if counted.1 {
+            // A locked user's open challenges and logins end with the lock.
+            self.revoke_user(username, None);
+        }
+        counted
     }
 
     /// Refuses a login of `username` while its failed logins are counted but not saved.

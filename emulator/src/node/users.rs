@@ -53,6 +53,7 @@ impl Node {
         check_password(password.expose())?;
         let hash = cx.hash(password, &self.settings)?;
         self.begin_change();
+        self.unknown_names.remove(&name);
         self.state
             .users
             .insert(name, UserRecord::new(role, Some(hash)));
@@ -71,7 +72,7 @@ impl Node {
         }
         self.begin_change();
         self.state.users.remove(&name);
-        self.drop_challenges_of(&name);
+        self.revoke_user(&name, None);
         Ok(Reply::Done)
     }
 
@@ -94,6 +95,7 @@ impl Node {
                 user.quorum_public_key = None;
             }
         }
+        self.revoke_after_change(conn, &name);
         Ok(Reply::Done)
     }
 
@@ -153,6 +155,7 @@ impl Node {
             user.quorum_public_key = a.change_quorum.then(|| pem.clone());
             user.mfa_public_key = Some(pem);
         }
+        self.revoke_after_change(conn, &name);
         Ok(Reply::Done)
     }
 
@@ -184,7 +187,19 @@ impl Node {
             user.mfa_public_key = None;
             user.quorum_public_key = None;
         }
+        self.revoke_after_change(conn, &name);
         Ok(Reply::Done)
+    }
+
+    /// After `conn` changed the password or MFA key of user `name`: every challenge of the
+    /// user and every other login as it end; the login of `conn` stays when it is the user's.
+    fn revoke_after_change(&mut self, conn: ConnId, name: &str) {
+        let own = self
+            .conns
+            .get(&conn)
+            .and_then(|c| c.login.as_ref())
+            .is_some_and(|l| l.username == name);
+        self.revoke_user(name, own.then_some(conn));
     }
 
     /// The login of `conn` if it is an admin's.

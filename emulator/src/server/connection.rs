@@ -1,13 +1,12 @@
 //! One client connection: TLS handshake, then requests and replies in order until the
 //! client closes, breaks the protocol beyond repair, or the node stops.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cloudhsm_mfa::proto::{self, ErrorCode, FrameError, Reply, Request, Response, MAX_FRAME};
 use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use zeroize::Zeroizing;
@@ -43,7 +42,7 @@ pub(super) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let handshake = tokio::time::timeout(options.handshake_timeout, service.tls.accept(tcp));
-    let mut stream = tokio::select! {
+    let stream = tokio::select! {
         r = handshake => match r {
             Ok(Ok(stream)) => stream,
             // A failed or slow handshake just closes the connection.
@@ -59,16 +58,24 @@ pub(super) async fn run(
         id,
     };
 
+    // Buffered, so that the first byte of a frame can be awaited on its own: the wait for
+    // a request is bounded by the idle (or first-message) timeout, the frame itself by
+    // the frame timeout.
+    let mut stream = BufReader::new(stream);
     let mut first = true;
     loop {
-        let limit = first.then_some(options.first_message_timeout);
-        let frame = tokio::select! {
-            f = within(limit, proto::read_frame(&mut stream)) => f,
-            _ = stopping(&mut shutdown) => break,
+        let idle = if first {
+            options.first_message_timeout
+        } else {
+            options.idle_timeout
         };
         first = false;
+        let frame = tokio::select! {
+            f = next_frame(&mut stream, idle, options.frame_timeout) => f,
+            _ = stopping(&mut shutdown) => break,
+        };
         let (response, keep_open) = match frame {
-            // A client that says nothing in time is dropped.
+            // A client that says nothing in time, or is too slow to finish a frame, is dropped.
             None => break,
             Some(Err(FrameError::TooLarge(n))) => (
                 bad_request(
@@ -87,7 +94,9 @@ pub(super) async fn run(
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if send(&mut stream, &response).await.is_err() || !keep_open {
+        // A client that does not take its reply in time is dropped too.
+        let sent = tokio::time::timeout(options.frame_timeout, send(&mut stream, &response)).await;
+        if !matches!(sent, Ok(Ok(()))) || !keep_open {
             break;
         }
     }
@@ -95,12 +104,22 @@ pub(super) async fn run(
     drop(registration);
 }
 
-/// Runs `f`, within `limit` when there is one; `None` when the time ran out.
-async fn within<F: Future>(limit: Option<Duration>, f: F) -> Option<F::Output> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, f).await.ok(),
-        None => Some(f.await),
+/// The next frame: its first byte within `idle`, then the whole frame within `frame`.
+/// `None` when either time ran out.
+async fn next_frame<S: AsyncRead + Unpin>(
+    stream: &mut BufReader<S>,
+    idle: Duration,
+    frame: Duration,
+) -> Option<Result<Vec<u8>, FrameError>> {
+    match tokio::time::timeout(idle, stream.fill_buf()).await {
+        Err(_) => return None,
+        Ok(Err(e)) => return Some(Err(FrameError::Io(e))),
+        // The client closed cleanly between frames; `read_frame` reports it.
+        Ok(Ok(_)) => {}
     }
+    tokio::time::timeout(frame, proto::read_frame(stream))
+        .await
+        .ok()
 }
 
 /// The response to one frame.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use cloudhsm_mfa::proto::{ErrorCode, Op, Reply};
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -33,20 +33,33 @@ pub use connection::KNOWN_OPERATIONS;
 /// the first means that the state the work rested on changed meanwhile.
 const MAX_ROUNDS: usize = 8;
 
-/// Time limits of a connection.
+/// Time limits of a connection, and how many a node serves at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerOptions {
     /// A client must finish the TLS handshake within this time.
     pub handshake_timeout: Duration,
-    /// After the handshake, the first request must arrive within this time.
+    /// After the handshake, the first request must start to arrive within this time.
     pub first_message_timeout: Duration,
+    /// Once the first byte of a frame has arrived, the whole frame must arrive within this
+    /// time; a reply must be taken by the client within it too.
+    pub frame_timeout: Duration,
+    /// Between requests, the next one must start to arrive within this time.
+    pub idle_timeout: Duration,
+    /// The most connections a node keeps open; one more is closed as soon as it is
+    /// accepted, before any TLS work.
+    pub max_connections: usize,
 }
 
 impl Default for ServerOptions {
+    /// 10 s for the handshake, the first request and each frame, 300 s of idleness
+    /// between requests, 256 connections.
     fn default() -> Self {
         ServerOptions {
             handshake_timeout: Duration::from_secs(10),
             first_message_timeout: Duration::from_secs(10),
+            frame_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 256,
         }
     }
 }
@@ -259,6 +272,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(options.max_connections));
     loop {
         tokio::select! {
             _ = stopping(&mut shutdown) => break,
@@ -268,17 +282,27 @@ pub async fn serve(
                         drop(tcp);
                         continue;
                     }
+                    // At the cap a new connection is closed at once: it costs no TLS work
+                    // and holds no descriptor, and the client sees the refusal at once.
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        drop(tcp);
+                        continue;
+                    };
                     // Without TCP_NODELAY small frames wait for delayed ACKs (~40 ms).
                     if tcp.set_nodelay(true).is_err() {
                         continue;
                     }
-                    connections.spawn(connection::run(
+                    let run = connection::run(
                         tcp,
                         service.clone(),
                         options.clone(),
                         faults.clone(),
                         shutdown.clone(),
-                    ));
+                    );
+                    connections.spawn(async move {
+                        run.await;
+                        drop(slot);
+                    });
                 }
                 // Out of file descriptors or similar: wait a little rather than spin.
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,

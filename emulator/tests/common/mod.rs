@@ -128,6 +128,12 @@ impl Client {
         self.stream.flush().await.unwrap();
     }
 
+    /// Sends raw bytes, no framing; an error when the node has closed the connection.
+    pub async fn try_send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
+    }
+
     /// Reads one response.
     pub async fn receive(&mut self) -> std::io::Result<Response> {
         let body = proto::read_frame(&mut self.stream)

@@ -1,9 +1,11 @@
 //! The node on its own: every rule of SPEC §4–§6, driven through `Node::handle` with a
 //! clock the tests move by hand and seeded entropy.
 
+mod guard;
 mod login;
 mod mfa;
 mod replay;
+mod revoke;
 mod saving;
 mod users;
 
