@@ -61,7 +61,7 @@ def _flags(change_quorum):
 def _signature_bytes(signature, room):
     """The signer's return value as bytes that fit the library's buffer, or an exception
     saying why not."""
-    if isinstance(signature, str) or not isinstance(signature, (bytes, bytearray, memoryview)):
+    if not isinstance(signature, _lib.BYTES_LIKE):
         raise TypeError(
             f"the signer returned {type(signature).__name__}; it must return the signature as bytes"
         )
