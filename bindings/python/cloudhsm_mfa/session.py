@@ -318,7 +318,9 @@ class Session(Handle):
         """The cluster's users as ``user list`` shows them (no login needed): a dict
         ``{"users": [{"username", "role", "locked", "mfa", "quorum",
         "cluster-coverage"}, ...]}``, with ``locked`` as the strings ``"true"`` /
-        ``"false"``."""
+        ``"false"``. When an HSM gives no list, every coverage is ``"inconsistent"`` and
+        ``"unreachable-hsms"`` (a list of ``{"hsm", "reason"}``) names it; the key is absent
+        when every HSM answered."""
         text = _lib.two_call(_check, _lib.lib.CHM_ListUsers, self._handle, text=True)
         return json.loads(text)
 
