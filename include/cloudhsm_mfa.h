@@ -864,7 +864,8 @@ CHM_RV CHM_ChangePassword(CHM_SESSION_HANDLE session,
                           const char *password);
 
 /**
- * Copies the users of the cluster as the JSON of `user list` (`{"users": [...]}`),
+ * Copies the users of the cluster as the JSON of `user list` (`{"users": [...]}`, plus
+ * `"unreachable-hsms": [{"hsm", "reason"}, ...]` when some HSM gave no list),
  * NUL-terminated, with the two-call idiom. Each call asks the cluster again, so the size
  * may change between the two calls: call again on `CHMR_BUFFER_TOO_SMALL`.
  *

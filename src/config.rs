@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fs_atomic;
+use crate::quote::{clip_quoted, quote, shorten};
 
 /// The environment variable that names the configuration file.
 pub const CONFIG_ENV: &str = "CLOUDHSM_MFA_CONFIG";
@@ -132,8 +133,12 @@ impl Config {
             path: path.to_path_buf(),
             reason,
         };
-        let file: ConfigFile = serde_json::from_slice(bytes)
-            .map_err(|e| bad(format!("not a valid cluster configuration: {e}")))?;
+        let file: ConfigFile = serde_json::from_slice(bytes).map_err(|e| {
+            bad(format!(
+                "not a valid cluster configuration: {}",
+                clip_quoted(&e.to_string())
+            ))
+        })?;
         if file.clusters.is_empty() {
             return Err(bad("clusters: is empty; list at least one cluster".into()));
         }
@@ -159,7 +164,8 @@ impl Config {
                     .any(|o| o.cluster.cluster_id.as_deref() == Some(id))
                 {
                     return Err(bad(format!(
-                        "clusters[{i}].cluster.cluster_id: \"{id}\" is listed twice"
+                        "clusters[{i}].cluster.cluster_id: {} is listed twice",
+                        quote(id)
                     )));
                 }
             }
@@ -176,10 +182,10 @@ impl Config {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                c.cluster
-                    .cluster_id
-                    .clone()
-                    .unwrap_or_else(|| format!("#{i} without cluster_id"))
+                c.cluster.cluster_id.as_deref().map_or_else(
+                    || format!("#{i} without cluster_id"),
+                    |id| shorten(id).into_owned(),
+                )
             })
             .collect::<Vec<_>>()
             .join(", ")

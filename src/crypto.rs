@@ -189,7 +189,8 @@ impl PrivateKey {
                 KeyProblem::WrongKind("this is a public key; a private key is needed here".into()),
             )),
             other => Err(not_a_key(format!(
-                "PEM block \"{other}\" holds no private key"
+                "PEM block {} holds no private key",
+                crate::quote::quote(other)
             ))),
         }
     }
@@ -337,7 +338,10 @@ impl PublicKey {
             }
             other => Err(Error::key(
                 origin,
-                KeyProblem::NotAKey(format!("PEM block \"{other}\" holds no public key")),
+                KeyProblem::NotAKey(format!(
+                    "PEM block {} holds no public key",
+                    crate::quote::quote(other)
+                )),
             )),
         }
     }
@@ -422,8 +426,64 @@ pub fn random_token() -> Result<Token> {
     Ok(t)
 }
 
+/// A private key file that its group or other users may read or write, as ssh warns of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyModeProblem {
+    /// The key file.
+    pub path: std::path::PathBuf,
+    /// Its permission bits (`0o644`, say).
+    pub mode: u32,
+}
+
+impl fmt::Display for KeyModeProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = if self.mode & 0o044 != 0 {
+            "readable"
+        } else {
+            "accessible"
+        };
+        write!(
+            f,
+            "{} is {how} by group or others (mode {:04o}); keep private keys at mode 0600",
+            crate::quote::path(&self.path),
+            self.mode
+        )
+    }
+}
+
+/// The rule for private key files: only their owner may have any access (mode 0600 or
+/// 0400). Answers the problem when group or others have some, `None` when the mode is
+/// private or the file cannot be examined (loading it will say why).
+pub fn private_key_mode_problem(path: &Path) -> Option<KeyModeProblem> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o077 != 0).then(|| KeyModeProblem {
+        path: path.to_path_buf(),
+        mode,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_private_key_open_to_group_or_others_is_a_mode_problem() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mfa.pem");
+        std::fs::write(&p, "x").unwrap();
+        for (mode, problem) in [(0o600, false), (0o400, false), (0o644, true), (0o620, true)] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let found = super::private_key_mode_problem(&p);
+            assert_eq!(found.is_some(), problem, "{mode:o}");
+            if let Some(found) = found {
+                let text = found.to_string();
+                assert!(text.contains(&format!("(mode {mode:04o})")), "{text}");
+                assert!(text.contains("mfa.pem") && text.contains("0600"), "{text}");
+            }
+        }
+        assert!(super::private_key_mode_problem(&dir.path().join("none")).is_none());
+    }
+
     use super::*;
 
     #[test]

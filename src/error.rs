@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::proto::ErrorCode;
+use crate::quote;
 
 /// Where a token file or key came from: a path on disk, or a caller's buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ impl Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::File(p) => f.write_str(&quote::path(p)),
             Origin::Buffer => f.write_str("<buffer>"),
         }
     }
@@ -77,14 +78,14 @@ impl fmt::Display for KeyProblem {
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {source}", quote::path(path))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// A file could not be written; the target is unchanged.
-    #[error("cannot write {path}: {reason}")]
+    #[error("cannot write {}: {reason}", quote::path(path))]
     Write { path: PathBuf, reason: String },
     /// An input file is larger than the limit for its kind.
     #[error("{origin}: file is {size} bytes, more than the limit of {limit} bytes")]
@@ -130,11 +131,12 @@ pub enum Error {
         entry: Option<usize>,
     },
     /// The cluster configuration cannot be used.
-    #[error("{path}: {reason}")]
+    #[error("{}: {reason}", quote::path(path))]
     Config { path: PathBuf, reason: String },
     /// Several clusters are configured and none was chosen.
     #[error(
-        "{path}: the configuration lists {count} clusters ({ids}); pass --cluster-id to choose one"
+        "{}: the configuration lists {count} clusters ({ids}); pass --cluster-id to choose one",
+        quote::path(path)
     )]
     ClusterIdRequired {
         path: PathBuf,
@@ -142,7 +144,11 @@ pub enum Error {
         ids: String,
     },
     /// The chosen cluster id is not in the configuration.
-    #[error("{path}: no cluster has cluster_id \"{wanted}\"; the configuration lists: {ids}")]
+    #[error(
+        "{}: no cluster has cluster_id {}; the configuration lists: {ids}",
+        quote::path(path),
+        quote::quote(wanted)
+    )]
     UnknownCluster {
         path: PathBuf,
         wanted: String,

@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Origin, Result};
@@ -14,17 +14,57 @@ pub const PRIVATE_MODE: u32 = 0o600;
 /// Mode of public key files.
 pub const PUBLIC_MODE: u32 = 0o644;
 
-/// Reads a whole file, refusing one larger than `limit` bytes.
+/// What a path names when it is not a regular file: "a FIFO", "a directory", ...
+fn file_kind(ft: &fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens an input file and makes sure it is a regular file. The open never blocks (a FIFO
+/// would wait for a writer forever): it uses `O_NONBLOCK`, then checks what was opened.
+/// Every reader of token files, keys, certificates and configuration comes through here.
+pub fn open_regular(path: &Path) -> Result<(File, fs::Metadata)> {
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        return Err(read_err(std::io::Error::other(format!(
+            "it is {}; give the path of a regular file",
+            file_kind(&ft)
+        ))));
+    }
+    Ok((file, meta))
+}
+
+/// Reads a whole regular file (see [`open_regular`]), refusing one larger than `limit`
+/// bytes.
 pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let read_err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(read_err)?;
-    let meta = file.metadata().map_err(read_err)?;
-    if meta.is_dir() {
-        return Err(read_err(std::io::Error::other("is a directory")));
-    }
+    let (file, meta) = open_regular(path)?;
     if meta.len() > limit {
         return Err(Error::TooLarge {
             origin: Origin::file(path),

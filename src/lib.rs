@@ -13,6 +13,7 @@ pub mod ffi;
 pub mod fs_atomic;
 pub mod proto;
 pub mod quorum;
+pub mod quote;
 pub mod signer;
 mod strict_json;
 pub mod token_file;

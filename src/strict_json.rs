@@ -50,7 +50,10 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut obj = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if obj.contains_key(&key) {
-                return Err(de::Error::custom(format!("field \"{key}\" appears twice")));
+                return Err(de::Error::custom(format!(
+                    "field {} appears twice",
+                    crate::quote::quote(&key)
+                )));
             }
             let Strict(v) = map.next_value()?;
             obj.insert(key, v);

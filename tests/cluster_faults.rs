@@ -85,6 +85,43 @@ fn a_user_change_that_a_node_misses_is_reported_and_listed_as_inconsistent() {
 }
 
 #[test]
+fn user_list_while_a_node_is_down_names_it_and_no_user_has_full_coverage() {
+    let c = TestCluster::start(3);
+    let mut admin = c.admin();
+    c.cluster.stop_node(1).unwrap();
+    admin
+        .run(async |ses| {
+            ses.create_user("bob", Role::CryptoUser, USER_PASSWORD)
+                .await
+        })
+        .unwrap_err();
+    for list in [user_list(&mut admin), user_list(&mut c.session())] {
+        for name in ["admin", "bob"] {
+            assert_eq!(
+                row(&list, name)["cluster-coverage"],
+                "inconsistent",
+                "{list}"
+            );
+        }
+        assert_eq!(row(&list, "admin")["role"], "admin", "{list}");
+        let down = list["unreachable-hsms"]
+            .as_array()
+            .expect("unreachable-hsms");
+        assert_eq!(down.len(), 1, "{list}");
+        let port = c.cluster.addr(1).unwrap().port().to_string();
+        assert!(
+            down[0]["hsm"].as_str().unwrap().contains(&port),
+            "names the HSM: {list}"
+        );
+        assert!(!down[0]["reason"].as_str().unwrap().is_empty(), "{list}");
+    }
+    c.cluster.start_node(1).unwrap();
+    let list = user_list(&mut c.session());
+    assert!(list.get("unreachable-hsms").is_none(), "{list}");
+    assert_eq!(row(&list, "admin")["cluster-coverage"], "full");
+}
+
+#[test]
 fn a_node_down_during_registration_leaves_the_user_inconsistent() {
     let c = TestCluster::start(3);
     let key = keys::private_key(2048, 0);

@@ -104,7 +104,7 @@ pub fn run(defaults: TargetArgs) -> ExitCode {
                 continue;
             }
             Err(e) => {
-                failed |= output::argument_error(e) != ExitCode::SUCCESS;
+                failed |= output::argument_error(e, &words) != ExitCode::SUCCESS;
                 continue;
             }
         };

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use cloudhsm_mfa::PrivateKey;
 
 use crate::output::Outcome;
 use crate::prompt::SIGNED_TOKEN_FILE;
@@ -56,7 +55,7 @@ pub fn login(ctx: &mut Context, target: &TargetArgs, args: LoginArgs) -> Outcome
         Some(LoginMfa::MfaTokenSign(MfaTokenSignArgs {
             sign_with: Some(path),
             ..
-        })) => Some(PrivateKey::load(path).map_err(|e| e.to_string())?),
+        })) => Some(crate::key_file::load_private(path)?),
         _ => None,
     };
     let password = ctx.input.password_or_ask(args.password)?;

@@ -8,6 +8,7 @@
 mod cluster;
 mod commands;
 mod interactive;
+mod key_file;
 mod keygen;
 mod login;
 mod output;
@@ -58,7 +59,16 @@ fn parse() -> Result<Cli, clap::Error> {
 fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,
-        Err(e) => return output::argument_error(e),
+        Err(e) => {
+            // The words as text, only to say where a bad one is (never to repeat it).
+            let words: zeroize::Zeroizing<Vec<String>> = zeroize::Zeroizing::new(
+                std::env::args_os()
+                    .skip(1)
+                    .map(|w| w.to_string_lossy().into_owned())
+                    .collect(),
+            );
+            return output::argument_error(e, &words);
+        }
     };
     match cli.command {
         Command::Hsm(cmd) => commands::run(&mut Context::new(Mode::Single), &cli.target, cmd),

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use cloudhsm_mfa::quote::{shorten, QUOTE_LIMIT};
 use serde::Serialize;
 
 /// What a command hands back: its data, or the message of what failed.
@@ -54,21 +55,102 @@ pub fn no_help_when_empty(cmd: clap::Command) -> clap::Command {
         .mut_subcommands(no_help_when_empty)
 }
 
-/// Answers a command line clap could not parse. `--help` and `--version` print as usual
-/// and succeed; anything else is an error envelope on stdout with exit status 1.
-pub fn argument_error(e: clap::Error) -> ExitCode {
+/// Answers a command line clap could not parse (`words`: the line's words, without the
+/// program's name). `--help` and `--version` print as usual and succeed; anything else is
+/// an error envelope on stdout with exit status 1.
+pub fn argument_error(e: clap::Error, words: &[String]) -> ExitCode {
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
             ExitCode::SUCCESS
         }
-        _ => {
-            let text = e.render().to_string();
-            let text = text.trim();
-            let message = text.strip_prefix("error: ").unwrap_or(text);
-            emit::<()>(Err(message.to_string()))
-        }
+        _ => emit::<()>(Err(argument_message(&e, words))),
     }
+}
+
+/// The commands whose lines can hold a password (given by mistake as a stray word, or as
+/// the value of a misspelt option).
+const PASSWORD_COMMANDS: [&str; 3] = ["login", "user", "cluster"];
+
+/// The message for an argument error. On a line that can hold a password it never repeats
+/// a word the user typed: it says where the word is instead. Elsewhere it is clap's, with
+/// long words cut short.
+fn argument_message(e: &clap::Error, words: &[String]) -> String {
+    let sensitive = words
+        .iter()
+        .any(|w| PASSWORD_COMMANDS.contains(&w.as_str()));
+    let typed = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let strings = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => Vec::new(),
+    };
+    let hidden = match e.kind() {
+        ErrorKind::UnknownArgument => typed(ContextKind::InvalidArg),
+        ErrorKind::InvalidSubcommand => typed(ContextKind::InvalidSubcommand),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => typed(ContextKind::InvalidValue),
+        ErrorKind::NoEquals | ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues => {
+            typed(ContextKind::InvalidValue).or(Some(""))
+        }
+        _ => None,
+    };
+    if !sensitive || hidden.is_none() {
+        return clap_text(e, words);
+    }
+    let at = hidden
+        .and_then(|w| {
+            words
+                .iter()
+                .position(|x| !w.is_empty() && (x == w || x.starts_with(&format!("{w}="))))
+        })
+        .map(|i| format!(" at position {}", i + 1))
+        .unwrap_or_default();
+    let arg = typed(ContextKind::InvalidArg).unwrap_or("an option");
+    let tip = |kind| {
+        let s = strings(kind);
+        if s.is_empty() {
+            String::new()
+        } else {
+            format!(" (did you mean {}?)", s.join(" or "))
+        }
+    };
+    let not_shown = "the word is not shown, in case it is a password";
+    match e.kind() {
+        ErrorKind::UnknownArgument => format!(
+            "unexpected argument{at}{}; passwords are given with --password or at the prompt ({not_shown})",
+            tip(ContextKind::SuggestedArg)
+        ),
+        ErrorKind::InvalidSubcommand => format!(
+            "unexpected argument or unrecognized subcommand{at}{}; passwords are given with \
+             --password or at the prompt ({not_shown}); type help to list the commands",
+            tip(ContextKind::SuggestedSubcommand)
+        ),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let valid = strings(ContextKind::ValidValue);
+            let valid = if valid.is_empty() {
+                String::new()
+            } else {
+                format!("; possible values: {}", valid.join(", "))
+            };
+            format!("invalid value{at} for '{arg}'{valid} ({not_shown})")
+        }
+        _ => format!("wrong number of values{at} for '{arg}' ({not_shown})"),
+    }
+}
+
+/// clap's own message, without its "error: " prefix, every long word of the line cut short.
+fn clap_text(e: &clap::Error, words: &[String]) -> String {
+    let text = e.render().to_string();
+    let mut text = text.trim();
+    text = text.strip_prefix("error: ").unwrap_or(text);
+    let mut text = text.to_string();
+    for w in words.iter().filter(|w| w.chars().count() > QUOTE_LIMIT) {
+        text = text.replace(w.as_str(), &shorten(w));
+    }
+    text
 }
 
 /// A path as it appears in output.

@@ -55,6 +55,7 @@ struct Signed {
 }
 
 fn sign(args: SignArgs) -> Outcome<Signed> {
+    crate::key_file::warn_if_exposed(&args.private_key);
     let done = sign_file(
         &args.token,
         &args.private_key,

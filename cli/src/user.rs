@@ -207,5 +207,5 @@ pub fn change_mfa(
 }
 
 fn load_private(path: &Path) -> Result<PrivateKey, String> {
-    PrivateKey::load(path).map_err(|e| e.to_string())
+    crate::key_file::load_private(path)
 }

@@ -12,6 +12,7 @@ use super::fanout::NodeResult;
 use crate::config::{ClusterTarget, Server};
 use crate::error::{Error, Result};
 use crate::proto::{ErrorCode, Op, Reply};
+use crate::quote::shorten;
 
 struct Slot {
     server: Server,
@@ -62,8 +63,13 @@ impl Cluster {
     pub fn label(&self, i: usize) -> String {
         let s = &self.slots[i];
         match &s.hsm_id {
-            Some(id) => format!("{id} ({}:{})", s.server.hostname, s.server.port),
-            None => format!("{}:{}", s.server.hostname, s.server.port),
+            Some(id) => format!(
+                "{} ({}:{})",
+                shorten(id),
+                shorten(&s.server.hostname),
+                s.server.port
+            ),
+            None => format!("{}:{}", shorten(&s.server.hostname), s.server.port),
         }
     }
 

@@ -34,8 +34,12 @@ impl Connection {
         tls: Arc<rustls::ClientConfig>,
         timeout: Duration,
     ) -> Result<Self, Transport> {
-        let name = ServerName::try_from(server.hostname.clone())
-            .map_err(|e| format!("bad host name {:?}: {e}", server.hostname))?;
+        let name = ServerName::try_from(server.hostname.clone()).map_err(|e| {
+            format!(
+                "bad host name {}: {e}",
+                crate::quote::quote(&server.hostname)
+            )
+        })?;
         let addr = (server.hostname.as_str(), server.port);
         let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await

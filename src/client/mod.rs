@@ -18,4 +18,4 @@ mod user_list;
 
 pub use crate::signer::Signer;
 pub use session::{HsmParticipation, IssuedTokens, LoginReport, Session, SessionOptions};
-pub use user_list::{Agreed, Strategy, UserList, UserRow};
+pub use user_list::{Agreed, Strategy, UnreachableHsm, UserList, UserRow};

@@ -1,5 +1,7 @@
 //! `user list` across a cluster (SPEC §8): one row per user, with the fields every HSM
-//! agrees on, and `"inconsistent"` where they differ.
+//! agrees on, and `"inconsistent"` where they differ. A user's coverage is `"full"` only
+//! when every HSM of the cluster answered and agrees; HSMs that did not answer are listed
+//! in `"unreachable-hsms"`, and while there is one, no user's coverage is full.
 
 use std::collections::BTreeMap;
 
@@ -42,10 +44,25 @@ pub struct UserRow {
     pub cluster_coverage: String,
 }
 
-/// The data of `user list`.
+/// An HSM of the cluster whose users are not in the list, and why: it could not be
+/// reached, the connection broke, or it refused the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreachableHsm {
+    /// The HSM as errors name it: `hsm-2 (127.0.0.1:2224)`, or `host:port` before it
+    /// ever answered.
+    pub hsm: String,
+    /// Why it gave no list, e.g. `unreachable: connection refused`.
+    pub reason: String,
+}
+
+/// The data of `user list`: `{"users": [...]}` when every HSM answered, and
+/// `{"users": [...], "unreachable-hsms": [{"hsm": ..., "reason": ...}, ...]}` otherwise
+/// (the field is left out when it would be empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserList {
     pub users: Vec<UserRow>,
+    #[serde(rename = "unreachable-hsms", skip_serializing_if = "Vec::is_empty")]
+    pub unreachable_hsms: Vec<UnreachableHsm>,
 }
 
 fn token_sign(enabled: bool) -> Vec<Strategy> {
@@ -71,8 +88,9 @@ fn agree<T: PartialEq + Clone>(values: impl Iterator<Item = T>) -> Agreed<T> {
     }
 }
 
-/// Merges the user lists of the HSMs that answered.
-pub fn merge(per_hsm: &[Vec<UserInfo>]) -> UserList {
+/// Merges the user lists of the HSMs that answered; `unreachable` are the cluster's other
+/// HSMs, which make every user's coverage `"inconsistent"`.
+pub fn merge(per_hsm: &[Vec<UserInfo>], unreachable: Vec<UnreachableHsm>) -> UserList {
     let mut by_name: BTreeMap<&str, Vec<&UserInfo>> = BTreeMap::new();
     for list in per_hsm {
         for u in list {
@@ -86,7 +104,7 @@ pub fn merge(per_hsm: &[Vec<UserInfo>]) -> UserList {
             let locked = agree(seen.iter().map(|u| u.locked.to_string()));
             let mfa = agree(seen.iter().map(|u| token_sign(u.mfa)));
             let quorum = agree(seen.iter().map(|u| token_sign(u.quorum)));
-            let everywhere = seen.len() == per_hsm.len();
+            let everywhere = seen.len() == per_hsm.len() && unreachable.is_empty();
             let full = everywhere
                 && [&role as &dyn IsAgreed, &locked, &mfa, &quorum]
                     .iter()
@@ -101,7 +119,10 @@ pub fn merge(per_hsm: &[Vec<UserInfo>]) -> UserList {
             }
         })
         .collect();
-    UserList { users }
+    UserList {
+        users,
+        unreachable_hsms: unreachable,
+    }
 }
 
 trait IsAgreed {
@@ -135,7 +156,7 @@ mod tests {
             user("admin", Role::Admin, false, false),
             user("alice", Role::CryptoUser, false, true),
         ];
-        let list = merge(&[a.clone(), a.clone(), a]);
+        let list = merge(&[a.clone(), a.clone(), a], Vec::new());
         let json = serde_json::to_value(&list).unwrap();
         assert_eq!(
             json["users"][1],
@@ -147,10 +168,13 @@ mod tests {
 
     #[test]
     fn a_field_on_which_hsms_disagree_shows_inconsistent() {
-        let list = merge(&[
-            vec![user("bob", Role::CryptoUser, true, false)],
-            vec![user("bob", Role::CryptoUser, false, false)],
-        ]);
+        let list = merge(
+            &[
+                vec![user("bob", Role::CryptoUser, true, false)],
+                vec![user("bob", Role::CryptoUser, false, false)],
+            ],
+            Vec::new(),
+        );
         let json = serde_json::to_value(&list).unwrap();
         assert_eq!(json["users"][0]["locked"], "inconsistent");
         assert_eq!(json["users"][0]["role"], "crypto-user");
@@ -159,8 +183,40 @@ mod tests {
 
     #[test]
     fn a_user_missing_on_one_hsm_is_inconsistent() {
-        let list = merge(&[vec![user("carol", Role::CryptoUser, false, false)], vec![]]);
+        let list = merge(
+            &[vec![user("carol", Role::CryptoUser, false, false)], vec![]],
+            Vec::new(),
+        );
         assert_eq!(list.users[0].cluster_coverage, "inconsistent");
         assert_eq!(list.users[0].locked, Agreed::Value("false".into()));
+    }
+
+    fn down(hsm: &str) -> UnreachableHsm {
+        UnreachableHsm {
+            hsm: hsm.into(),
+            reason: "unreachable: connection refused".into(),
+        }
+    }
+
+    #[test]
+    fn an_hsm_that_did_not_answer_makes_every_user_inconsistent_and_is_named() {
+        let a = vec![user("admin", Role::Admin, false, false)];
+        let list = merge(&[a.clone(), a], vec![down("hsm-3 (127.0.0.1:2225)")]);
+        assert_eq!(list.users[0].cluster_coverage, "inconsistent");
+        assert_eq!(list.users[0].role, Agreed::Value("admin".into()));
+        let json = serde_json::to_value(&list).unwrap();
+        assert_eq!(
+            json["unreachable-hsms"],
+            serde_json::json!([{"hsm": "hsm-3 (127.0.0.1:2225)",
+                "reason": "unreachable: connection refused"}])
+        );
+    }
+
+    #[test]
+    fn when_every_hsm_answered_there_is_no_unreachable_list() {
+        let a = vec![user("admin", Role::Admin, false, false)];
+        let json = serde_json::to_value(merge(&[a.clone(), a], Vec::new())).unwrap();
+        assert_eq!(json.as_object().unwrap().len(), 1, "{json}");
+        assert_eq!(json["users"][0]["cluster-coverage"], "full");
     }
 }

@@ -119,12 +119,24 @@ def mark_finalized():
 # ---------------------------------------------------------------------------------------
 
 
-def in_bytes(data):
-    """A bytes-like object as ``(uint8_t *, size_t)`` arguments. The array is a copy,
-    kept alive by the caller for the duration of the call."""
-    if isinstance(data, str):
-        raise TypeError("expected bytes, got str")
-    raw = bytes(data)
+BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+def as_bytes(data, what):
+    """The bytes of a byte argument. Only bytes-like objects (``bytes``, ``bytearray``,
+    ``memoryview``) are taken: anything else, an ``int`` above all (``bytes(32)`` would be
+    32 zero bytes), raises :class:`TypeError` naming the argument ``what``."""
+    if not isinstance(data, BYTES_LIKE):
+        raise TypeError(
+            f"{what} must be bytes, bytearray or memoryview, not {type(data).__name__}"
+        )
+    return bytes(data)
+
+
+def in_bytes(data, what):
+    """A bytes-like object (see :func:`as_bytes`) as ``(uint8_t *, size_t)`` arguments.
+    The array is a copy, kept alive by the caller for the duration of the call."""
+    raw = as_bytes(data, what)
     return (c_uint8 * len(raw)).from_buffer_copy(raw), len(raw)
 
 

@@ -33,7 +33,7 @@ def _from_pem(cls, function, pem):
     ensure_initialized()
     if isinstance(pem, str):
         pem = pem.encode("utf-8")
-    data, length = _lib.in_bytes(pem)
+    data, length = _lib.in_bytes(pem, "pem")
     handle = _lib.CHM_KEY_HANDLE(0)
     _check(getattr(_lib.lib, function)(data, length, byref(handle)))
     return cls._adopt(handle.value)
@@ -69,7 +69,7 @@ class PrivateKey(_Key):
         ``openssl pkeyutl -sign -pkeyopt digest:sha256`` does, and returns the signature
         (as long as the modulus). A token of another length raises
         :class:`BadArgumentsError`."""
-        data, length = _lib.in_bytes(token)
+        data, length = _lib.in_bytes(token, "token")
         return _lib.two_call(_check, _lib.lib.CHM_SignToken, self._handle, data, length)
 
 
@@ -92,8 +92,8 @@ class PublicKey(_Key):
         raises otherwise: :class:`SignatureInvalidError` when it does not verify,
         :class:`SignatureLengthError` (a subclass) when its length does not match the key.
         """
-        tok, tok_len = _lib.in_bytes(token)
-        sig, sig_len = _lib.in_bytes(signature)
+        tok, tok_len = _lib.in_bytes(token, "token")
+        sig, sig_len = _lib.in_bytes(signature, "signature")
         _check(_lib.lib.CHM_VerifyToken(self._handle, tok, tok_len, sig, sig_len))
 
 

@@ -61,7 +61,7 @@ def _flags(change_quorum):
 def _signature_bytes(signature, room):
     """The signer's return value as bytes that fit the library's buffer, or an exception
     saying why not."""
-    if isinstance(signature, str) or not isinstance(signature, (bytes, bytearray, memoryview)):
+    if not isinstance(signature, _lib.BYTES_LIKE):
         raise TypeError(
             f"the signer returned {type(signature).__name__}; it must return the signature as bytes"
         )
@@ -318,7 +318,9 @@ class Session(Handle):
         """The cluster's users as ``user list`` shows them (no login needed): a dict
         ``{"users": [{"username", "role", "locked", "mfa", "quorum",
         "cluster-coverage"}, ...]}``, with ``locked`` as the strings ``"true"`` /
-        ``"false"``."""
+        ``"false"``. When an HSM gives no list, every coverage is ``"inconsistent"`` and
+        ``"unreachable-hsms"`` (a list of ``{"hsm", "reason"}``) names it; the key is absent
+        when every HSM answered."""
         text = _lib.two_call(_check, _lib.lib.CHM_ListUsers, self._handle, text=True)
         return json.loads(text)
 

@@ -70,34 +70,34 @@ class TokenFile(Handle):
         """Parses and validates a token file's JSON text (``bytes`` or ``str``)."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        buf, length = _lib.in_bytes(data)
+        buf, length = _lib.in_bytes(data, "data")
         return _created("CHM_TokenFileParse", buf, length)
 
     @classmethod
     def create_mfa(cls, tokens):
         """A new MFA token file with one unsigned entry per 32-byte token, in order.
         Tokens must be distinct (else :class:`BadArgumentsError`)."""
-        tokens = [bytes(t) for t in tokens]
+        tokens = [_lib.as_bytes(t, f"tokens[{i}]") for i, t in enumerate(tokens)]
         for i, t in enumerate(tokens):
             if len(t) != _lib.CHM_TOKEN_LEN:
                 raise ValueError(
                     f"tokens[{i}] is {len(t)} bytes; a token is {_lib.CHM_TOKEN_LEN} bytes"
                 )
-        buf, _ = _lib.in_bytes(b"".join(tokens))
+        buf, _ = _lib.in_bytes(b"".join(tokens), "tokens")
         return _created("CHM_TokenFileCreateMfa", buf, len(tokens))
 
     @classmethod
     def create_registration(cls, approval_data):
         """A new registration token file for 1 to 245 bytes of approval data; its one
         token is the SHA-256 of the data."""
-        buf, length = _lib.in_bytes(approval_data)
+        buf, length = _lib.in_bytes(approval_data, "approval_data")
         return _created("CHM_TokenFileCreateRegistration", buf, length)
 
     @classmethod
     def create_approval(cls, approval_data):
         """A new quorum approval file for the approval data, with no approvals yet; its
         token is the SHA-256 of the data."""
-        buf, length = _lib.in_bytes(approval_data)
+        buf, length = _lib.in_bytes(approval_data, "approval_data")
         return _created("CHM_TokenFileCreateApproval", buf, length)
 
     # -- reading -------------------------------------------------------------------------
@@ -184,13 +184,13 @@ class TokenFile(Handle):
     def set_signature(self, index, signature):
         """Sets the ``signed`` value of token ``index`` of an MFA or registration file
         (256, 384 or 512 bytes)."""
-        sig, length = _lib.in_bytes(signature)
+        sig, length = _lib.in_bytes(signature, "signature")
         _check(_lib.lib.CHM_TokenFileSetSignature(self._handle, _index(index), sig, length))
 
     def add_approval(self, approver, signature):
         """Adds ``approver``'s signature over :attr:`token` to a quorum approval file,
         replacing an earlier one by the same user."""
-        sig, length = _lib.in_bytes(signature)
+        sig, length = _lib.in_bytes(signature, "signature")
         _check(
             _lib.lib.CHM_TokenFileAddApproval(
                 self._handle, _lib.in_str(approver, "approver"), sig, length

@@ -211,3 +211,20 @@ def test_public_pem_equals_what_openssl_derives(rsa_pair, openssl):
     with chm.PrivateKey.load(key_path) as key, chm.PublicKey.load(pub_path) as pub:
         assert key.public_pem() == expected
         assert pub.public_pem() == expected
+
+
+def test_byte_arguments_take_bytes_like_objects_only(rsa_pair):
+    token = os.urandom(32)
+    with chm.PrivateKey.load(rsa_pair[0]) as key, chm.PublicKey.load(rsa_pair[1]) as public:
+        for good in (token, bytearray(token), memoryview(token)):
+            public.verify_token(good, key.sign_token(good))
+        signature = key.sign_token(token)
+        for bad in (32, 32.0, [0] * 32, None, "x" * 32):
+            with pytest.raises(TypeError, match=r"^token must be bytes, bytearray or memoryview"):
+                key.sign_token(bad)
+            with pytest.raises(TypeError, match=r"^token must be bytes"):
+                public.verify_token(bad, signature)
+        with pytest.raises(TypeError, match=r"^signature must be bytes, bytearray or memoryview, not int"):
+            public.verify_token(token, 256)
+        with pytest.raises(TypeError, match=r"^pem must be bytes"):
+            chm.PrivateKey.from_pem(2048)

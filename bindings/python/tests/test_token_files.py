@@ -375,3 +375,23 @@ def test_garbage_collection_frees_the_handle(random_tokens):
     assert _lib.lib.CHM_TokenFileGetKind(handle, byref(kind)) == chm.CHMR_OBJECT_HANDLE_INVALID
     with pytest.raises(TypeError):
         chm.TokenFile()
+
+
+def test_byte_arguments_take_bytes_like_objects_only(random_tokens):
+    [token] = random_tokens(1)
+    with pytest.raises(TypeError, match=r"^tokens\[1\] must be bytes, bytearray or memoryview, not int"):
+        chm.TokenFile.create_mfa([token, 32])
+    for create in (chm.TokenFile.create_registration, chm.TokenFile.create_approval):
+        with pytest.raises(TypeError, match=r"^approval_data must be bytes.*not int"):
+            create(16)
+    with pytest.raises(TypeError, match=r"^data must be bytes"):
+        chm.TokenFile.parse(7)
+    f = chm.TokenFile.create_mfa([token])
+    with pytest.raises(TypeError, match=r"^signature must be bytes, bytearray or memoryview, not int"):
+        f.set_signature(0, 256)
+    assert f.signature(0) is None, "nothing was stored"
+    f.set_signature(0, memoryview(bytes(256)))
+    approval = chm.TokenFile.create_approval(bytearray(b"a" * 80))
+    with pytest.raises(TypeError, match=r"^signature must be bytes"):
+        approval.add_approval("alice", 256)
+    assert len(approval) == 0

@@ -28,7 +28,33 @@ where
     let mut cmd = Command::new(BIN);
     cmd.args(args);
     configure(&mut cmd);
+    finish(cmd)
+}
+
+/// Runs the binary under `timeout 20`, so a command that blocks (on a FIFO, say) fails
+/// the test instead of hanging the suite.
+pub fn run_within_20s<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new("timeout");
+    cmd.arg("20").arg(BIN).args(args);
+    let out = cmd.output().expect("run timeout cloudhsm-mfa");
+    assert_ne!(
+        out.status.code(),
+        Some(124),
+        "the command did not end within 20 s"
+    );
+    to_run(out)
+}
+
+fn finish(mut cmd: Command) -> Run {
     let out = cmd.output().expect("run cloudhsm-mfa");
+    to_run(out)
+}
+
+fn to_run(out: Output) -> Run {
     let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
     let stderr = String::from_utf8(out.stderr).expect("stderr is UTF-8");
     let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {

@@ -109,3 +109,50 @@ fn version_prints_the_crate_version_and_succeeds() {
         format!("cloudhsm-mfa {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn a_stray_password_in_single_command_mode_is_never_repeated() {
+    for args in [
+        &[
+            "login",
+            "--username",
+            "admin",
+            "--role",
+            "admin",
+            "S3cret-stray",
+        ][..],
+        &[
+            "user",
+            "create",
+            "--username",
+            "bob",
+            "--role",
+            "S3cret-stray",
+        ][..],
+        &[
+            "--config",
+            "c.cfg",
+            "user",
+            "change-password",
+            "S3cret-stray",
+        ][..],
+    ] {
+        let r = run(args);
+        let message = check_failure(&r);
+        assert!(message.contains("position"), "{message}");
+        assert!(
+            !r.stdout.contains("S3cret") && !r.stderr.contains("S3cret"),
+            "{}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn a_long_unknown_word_is_quoted_short() {
+    let long = format!("--{}", "x".repeat(100_000));
+    let message = fail(["tokens", "show", "x.json", long.as_str()]);
+    assert!(message.len() < 1000, "{}", message.len());
+    assert!(message.contains("(100002 characters)"), "{message}");
+}

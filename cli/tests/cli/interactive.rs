@@ -258,3 +258,47 @@ fn on_a_terminal_passwords_are_read_without_echo() {
     assert_hidden(&screen, "", &[ADMIN_PW, "bob-password-1"]);
     assert!(hsm.user_row("bob").is_some());
 }
+
+#[test]
+fn a_stray_password_on_a_command_line_is_never_repeated() {
+    let hsm = Hsm::activated();
+    let mut cli = Driver::start(hsm.command(&["interactive"]));
+    cli.send("login --username admin --role admin S3cret-stray-1");
+    cli.send("user create --username bob --role S3cret-stray-2");
+    cli.send("user S3cret-stray-3");
+    cli.send("login --username admin --role admin --pasword S3cret-stray-4");
+    cli.send("user list");
+    let (_, stdout, stderr) = cli.finish();
+    let docs = documents(&stdout);
+    assert_eq!(docs.len(), 5, "{stdout}");
+    let first = error_message(&docs[0]);
+    assert!(
+        first.contains("at position 6")
+            && first.contains("passwords are given with --password or at the prompt"),
+        "{first}"
+    );
+    let second = error_message(&docs[1]);
+    assert!(
+        second.contains("invalid value at position 6 for '--role")
+            && second.contains("crypto-user"),
+        "{second}"
+    );
+    assert!(error_message(&docs[2]).contains("subcommand at position 2"));
+    let fourth = error_message(&docs[3]);
+    assert!(
+        fourth.contains("position 6") && fourth.contains("--password"),
+        "{fourth}"
+    );
+    ok_data(&docs[4]);
+    assert_hidden(
+        &stdout,
+        &stderr,
+        &[
+            "S3cret-stray-1",
+            "S3cret-stray-2",
+            "S3cret-stray-3",
+            "S3cret-stray-4",
+            "pasword",
+        ],
+    );
+}

@@ -296,3 +296,51 @@ fn bad_username_for_a_quorum_file_is_refused_and_changes_nothing() {
     assert!(message.contains("'-'"), "{message}");
     assert_eq!(fs::read(&token).unwrap(), before);
 }
+
+#[test]
+fn a_fifo_as_token_file_or_key_is_refused_at_once_and_changes_nothing() {
+    let dir = tempdir();
+    let (key, _) = rsa_key(dir.path(), "key", 2048);
+    let (token, _) = mfa_file(dir.path(), "token.json", 2);
+    let before = fs::read(&token).unwrap();
+    let pipe = dir.path().join("pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap()
+        .success());
+    for args in [sign_args(&pipe, &key), sign_args(&token, &pipe)] {
+        let message = check_failure(&run_within_20s(args));
+        assert!(
+            message.contains(path_str(&pipe)) && message.contains("FIFO"),
+            "{message}"
+        );
+    }
+    assert_eq!(fs::read(&token).unwrap(), before);
+}
+
+#[test]
+fn a_private_key_readable_by_others_is_used_with_a_warning() {
+    let dir = tempdir();
+    let (key, _) = rsa_key(dir.path(), "key", 2048);
+    let (token, _) = mfa_file(dir.path(), "token.json", 1);
+    let r = run(sign_args(&token, &key));
+    assert_eq!(r.json["error_code"], 0, "{}", r.stdout);
+    assert!(
+        !r.stderr.contains("warning"),
+        "a 0600 key gives no warning: {}",
+        r.stderr
+    );
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let (token, _) = mfa_file(dir.path(), "token.json", 1);
+    let r = run(sign_args(&token, &key));
+    assert_eq!(r.json["error_code"], 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!(
+            "warning: {} is readable by group or others (mode 0644); keep private keys at mode 0600",
+            path_str(&key)
+        )),
+        "{}",
+        r.stderr
+    );
+}

@@ -3,7 +3,7 @@
 
 use crate::client::fanout::Tally;
 use crate::client::session::Session;
-use crate::client::user_list::{merge, UserList};
+use crate::client::user_list::{merge, UnreachableHsm, UserList};
 use crate::error::{Error, Result};
 use crate::proto::{Op, Reply, Role, Secret};
 use crate::user::check_password;
@@ -28,8 +28,23 @@ impl Session {
                     details: self.cluster.describe(&tally.missed),
                 }));
         }
+        let mut silent: Vec<(usize, String)> = tally.missed;
+        silent.extend(
+            tally
+                .refused
+                .into_iter()
+                .map(|(i, _, why)| (i, format!("refused: {why}"))),
+        );
+        silent.sort_by_key(|(i, _)| *i);
+        let unreachable = silent
+            .into_iter()
+            .map(|(i, reason)| UnreachableHsm {
+                hsm: self.cluster.label(i),
+                reason,
+            })
+            .collect();
         let lists: Vec<_> = tally.accepted.into_iter().map(|(_, users)| users).collect();
-        Ok(merge(&lists))
+        Ok(merge(&lists, unreachable))
     }
 
     /// Creates a user on every HSM (admin only).
