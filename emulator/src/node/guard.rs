@@ -1,7 +1,9 @@
 //! Bounds on password guessing, so that guessers cannot keep a node's cores busy with
 //! Argon2 (each failed login costs a full hash, a wrong user name too):
-//! - a connection that has failed [`MAX_FAILURES_PER_CONNECTION`] logins is refused
-//!   further logins at once, without a hash, until it reconnects;
+//! - a connection that has failed [`MAX_FAILURES_PER_CONNECTION`] logins in a row (with no
+//!   successful login between them) is refused further logins at once, without a hash,
+//!   until it reconnects; the bound is above a user's lockout threshold, so that a session
+//!   that locks a user and has it unlocked still gets the usual answers;
 //! - a user name that does not exist is refused at once, for [`UNKNOWN_NAME_WINDOW`] on the
 //!   node's clock, after as many failures as lock a real user; the node tracks at most
 //!   [`MAX_TRACKED_NAMES`] such names, and while that many are tracked it refuses, without a
@@ -18,8 +20,8 @@ use cloudhsm_mfa::proto::ErrorCode;
 
 use super::{refuse, ConnId, Node, Stop};
 
-/// Failed logins after which a connection may not try again.
-pub const MAX_FAILURES_PER_CONNECTION: u32 = 5;
+/// Failed logins in a row after which a connection may not try again.
+pub const MAX_FAILURES_PER_CONNECTION: u32 = 20;
 /// How long failures for a user name that does not exist are remembered.
 pub const UNKNOWN_NAME_WINDOW: Duration = Duration::from_secs(300);
 /// The most unknown user names whose failures a node remembers.

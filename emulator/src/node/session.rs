@@ -233,6 +233,7 @@ impl Node {
             }
         }
         let c = self.conn_mut(conn)?;
+        c.failed_logins = 0;
         c.login = Some(Login {
             username: username.clone(),
             role,

@@ -15,7 +15,7 @@ fn answered_without_work(f: &mut Fixture, conn: ConnId, op: Op) -> bool {
 }
 
 #[test]
-fn a_connection_that_failed_five_logins_is_refused_further_logins_without_a_hash() {
+fn a_connection_that_failed_too_many_logins_in_a_row_is_refused_further_logins_without_a_hash() {
     let mut f = Fixture::activated();
     let guesser = f.greeted();
     for n in 0..MAX_FAILURES_PER_CONNECTION {
@@ -30,12 +30,33 @@ fn a_connection_that_failed_five_logins_is_refused_further_logins_without_a_hash
     assert!(answered_without_work(&mut f, guesser, right.clone()));
     let msg = f.refused(guesser, right, ErrorCode::Limit);
     assert!(
-        msg.contains("5 failed logins") && msg.contains("new connection"),
+        msg.contains(&format!("{MAX_FAILURES_PER_CONNECTION} failed logins"))
+            && msg.contains("new connection"),
         "{msg}"
     );
     assert_eq!(f.user("admin").failed_logins, 0);
     // A new connection may log in.
     f.admin();
+}
+
+#[test]
+fn a_successful_login_starts_the_connections_count_again() {
+    let mut f = Fixture::activated();
+    let c = f.greeted();
+    for _ in 0..2 {
+        for n in 0..MAX_FAILURES_PER_CONNECTION - 1 {
+            f.error(
+                c,
+                login(&format!("nobody{n}"), Role::CryptoUser, "password1"),
+                ErrorCode::InvalidCredentials,
+            );
+        }
+        assert!(matches!(
+            f.ok(c, login("admin", Role::Admin, ADMIN_PW)),
+            Reply::LoggedIn { .. }
+        ));
+        f.ok(c, Op::Logout);
+    }
 }
 
 #[test]
