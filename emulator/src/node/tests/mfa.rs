@@ -13,30 +13,6 @@ oJ0ouob7ogAvBMERAQIDAQAB
 -----END PUBLIC KEY-----
 ";
 
-/// A node with crypto-user `alice` (password `password1`) whose MFA key is `keys()[0]`,
-/// and a logged-in admin connection.
-fn with_mfa_user() -> (Fixture, ConnId) {
-    let mut f = Fixture::activated();
-    let admin = f.admin();
-    f.create(admin, "alice", Role::CryptoUser, "password0");
-    f.register_mfa(
-        admin,
-        "alice",
-        Role::CryptoUser,
-        &keys()[0],
-        "password1",
-        false,
-    );
-    (f, admin)
-}
-
-/// A fresh connection with a login challenge for alice.
-fn login_challenge(f: &mut Fixture) -> (ConnId, String) {
-    let c = f.greeted();
-    let token = challenge(f.ok(c, login("alice", Role::CryptoUser, "password1")));
-    (c, token)
-}
-
 #[test]
 fn registration_stores_the_new_key_and_password() {
     let (f, _) = with_mfa_user();

@@ -446,3 +446,27 @@ fn a_failed_save_puts_back_the_state_and_logs_the_connection_out() {
         ErrorCode::NotLoggedIn,
     );
 }
+
+/// A node with crypto-user `alice` (password `password1`) whose MFA key is `keys()[0]`,
+/// and a logged-in admin connection.
+pub(super) fn with_mfa_user() -> (Fixture, ConnId) {
+    let mut f = Fixture::activated();
+    let admin = f.admin();
+    f.create(admin, "alice", Role::CryptoUser, "password0");
+    f.register_mfa(
+        admin,
+        "alice",
+        Role::CryptoUser,
+        &keys()[0],
+        "password1",
+        false,
+    );
+    (f, admin)
+}
+
+/// A fresh connection with a login challenge for alice.
+pub(super) fn login_challenge(f: &mut Fixture) -> (ConnId, String) {
+    let c = f.greeted();
+    let token = challenge(f.ok(c, login("alice", Role::CryptoUser, "password1")));
+    (c, token)
+}

@@ -5,33 +5,9 @@ use cloudhsm_mfa::proto::{ErrorCode, Op, Role};
 
 use super::*;
 
-/// A node with crypto-user `alice` (password `password1`, MFA key `keys()[0]`) and a
-/// logged-in admin connection.
-fn with_mfa_user() -> (Fixture, ConnId) {
-    let mut f = Fixture::activated();
-    let admin = f.admin();
-    f.create(admin, "alice", Role::CryptoUser, "password0");
-    f.register_mfa(
-        admin,
-        "alice",
-        Role::CryptoUser,
-        &keys()[0],
-        "password1",
-        false,
-    );
-    (f, admin)
-}
-
-/// A fresh connection with an open login challenge for alice.
-fn pending(f: &mut Fixture) -> (ConnId, String) {
-    let c = f.greeted();
-    let token = challenge(f.ok(c, login("alice", Role::CryptoUser, "password1")));
-    (c, token)
-}
-
 /// A fresh connection logged in as alice (with MFA).
 fn alice(f: &mut Fixture) -> ConnId {
-    let (c, token) = pending(f);
+    let (c, token) = login_challenge(f);
     f.ok(c, login_mfa(&token, &sign(&keys()[0], &token)));
     c
 }
@@ -49,8 +25,8 @@ fn expect_gone(f: &mut Fixture, c: ConnId, token: &str) {
 #[test]
 fn a_password_set_by_an_admin_ends_the_users_open_challenges() {
     let (mut f, admin) = with_mfa_user();
-    let (c, token) = pending(&mut f);
-    let (other, other_token) = pending(&mut f);
+    let (c, token) = login_challenge(&mut f);
+    let (other, other_token) = login_challenge(&mut f);
     f.ok(
         admin,
         change_password("alice", Role::CryptoUser, "password2"),
@@ -68,7 +44,7 @@ fn a_password_the_user_sets_itself_ends_its_other_logins_and_its_challenges() {
     let (mut f, admin) = with_mfa_user();
     let own = alice(&mut f);
     let elsewhere = alice(&mut f);
-    let (c, token) = pending(&mut f);
+    let (c, token) = login_challenge(&mut f);
     f.ok(own, change_password("alice", Role::CryptoUser, "password2"));
     expect_gone(&mut f, c, &token);
     f.refused(elsewhere, Op::Logout, ErrorCode::NotLoggedIn);
@@ -80,7 +56,7 @@ fn a_password_the_user_sets_itself_ends_its_other_logins_and_its_challenges() {
 #[test]
 fn a_new_mfa_key_or_its_removal_ends_the_users_open_challenges() {
     let (mut f, admin) = with_mfa_user();
-    let (c, token) = pending(&mut f);
+    let (c, token) = login_challenge(&mut f);
     f.register_mfa(
         admin,
         "alice",
@@ -111,7 +87,7 @@ fn a_new_mfa_key_or_its_removal_ends_the_users_open_challenges() {
 fn a_lockout_ends_the_users_open_challenges_and_logins() {
     let (mut f, admin) = with_mfa_user();
     let logged_in = alice(&mut f);
-    let (c, token) = pending(&mut f);
+    let (c, token) = login_challenge(&mut f);
     let guesser = f.greeted();
     for _ in 0..5 {
         f.error(
@@ -134,7 +110,7 @@ fn a_lockout_ends_the_users_open_challenges_and_logins() {
 #[test]
 fn a_deletion_ends_the_users_open_challenges() {
     let (mut f, admin) = with_mfa_user();
-    let (c, token) = pending(&mut f);
+    let (c, token) = login_challenge(&mut f);
     f.ok(
         admin,
         Op::DeleteUser {
