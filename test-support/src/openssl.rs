@@ -40,6 +40,12 @@ pub fn pkeyutl_sign(key: &Path, token: &[u8]) -> Vec<u8> {
     let work = tempfile::tempdir().unwrap();
     let (input, output) = (work.path().join("token.bin"), work.path().join("token.sig"));
     std::fs::write(&input, token).unwrap();
+    pkeyutl_sign_file(key, &input, &output);
+    std::fs::read(output).unwrap()
+}
+
+/// `openssl pkeyutl -sign -inkey KEY -pkeyopt digest:sha256 -in INPUT -out OUTPUT`.
+fn pkeyutl_sign_file(key: &Path, input: &Path, output: &Path) {
     openssl(&[
         "pkeyutl",
         "-sign",
@@ -52,7 +58,6 @@ pub fn pkeyutl_sign(key: &Path, token: &[u8]) -> Vec<u8> {
         "-out",
         output.to_str().unwrap(),
     ]);
-    std::fs::read(output).unwrap()
 }
 
 /// Signs an MFA token file the way the AWS guide shows, with real commands: for each token
@@ -73,18 +78,7 @@ pub fn sign_like_the_aws_guide(token_file: &Path, key: &Path, out: &Path) {
             .status()
             .unwrap();
         assert!(status.success());
-        openssl(&[
-            "pkeyutl",
-            "-sign",
-            "-inkey",
-            key.to_str().unwrap(),
-            "-pkeyopt",
-            "digest:sha256",
-            "-in",
-            bin.to_str().unwrap(),
-            "-out",
-            sig.to_str().unwrap(),
-        ]);
+        pkeyutl_sign_file(key, &bin, &sig);
         let b64 = Command::new("base64")
             .arg("-w0")
             .arg(&sig)
