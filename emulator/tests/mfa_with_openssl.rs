@@ -121,17 +121,7 @@ fn a_pkcs1_public_key_is_accepted_and_stored_as_spki() {
     assert!(pkcs1_pem.contains("BEGIN RSA PUBLIC KEY"));
     block_on(async {
         let mut admin = Client::admin(addr, &ca).await;
-        admin
-            .request(create("alice", Role::CryptoUser, "password0"))
-            .await;
-        let token = challenge(
-            admin
-                .request(Op::ChangeMfaBegin {
-                    username: "alice".into(),
-                    role: Role::CryptoUser,
-                })
-                .await,
-        );
+        let token = alice_registration_challenge(&mut admin).await;
         let signature = openssl_sign(keys.path(), &key, &token);
         assert_eq!(
             admin
@@ -153,17 +143,7 @@ fn a_small_openssl_key_is_refused_with_the_reason() {
     let (key, public_pem) = openssl_key(keys.path(), "small", 1024);
     block_on(async {
         let mut admin = Client::admin(addr, &ca).await;
-        admin
-            .request(create("alice", Role::CryptoUser, "password0"))
-            .await;
-        let token = challenge(
-            admin
-                .request(Op::ChangeMfaBegin {
-                    username: "alice".into(),
-                    role: Role::CryptoUser,
-                })
-                .await,
-        );
+        let token = alice_registration_challenge(&mut admin).await;
         let signature = openssl_sign(keys.path(), &key, &token);
         let (code, msg) = error(
             admin
@@ -183,17 +163,7 @@ fn a_password_set_by_an_admin_ends_a_pending_login_challenge_over_tls() {
     let (key, public_pem) = openssl_key(keys.path(), "mfa", 2048);
     block_on(async {
         let mut admin = Client::admin(addr, &ca).await;
-        admin
-            .request(create("alice", Role::CryptoUser, "password0"))
-            .await;
-        let token = challenge(
-            admin
-                .request(Op::ChangeMfaBegin {
-                    username: "alice".into(),
-                    role: Role::CryptoUser,
-                })
-                .await,
-        );
+        let token = alice_registration_challenge(&mut admin).await;
         let signature = openssl_sign(keys.path(), &key, &token);
         let reply = admin
             .request(finish(&token, &signature, &public_pem, "password1", false))
@@ -229,4 +199,20 @@ fn a_password_set_by_an_admin_ends_a_pending_login_challenge_over_tls() {
         let reply = alice.request(Op::LoginMfa { token, signature }).await;
         assert!(matches!(reply, Reply::LoggedIn { .. }), "{reply:?}");
     });
+}
+
+/// Creates crypto user `alice` through `admin` and starts registering her MFA key: the
+/// registration challenge.
+async fn alice_registration_challenge(admin: &mut Client) -> String {
+    admin
+        .request(create("alice", Role::CryptoUser, "password0"))
+        .await;
+    challenge(
+        admin
+            .request(Op::ChangeMfaBegin {
+                username: "alice".into(),
+                role: Role::CryptoUser,
+            })
+            .await,
+    )
 }
