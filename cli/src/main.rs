@@ -56,7 +56,15 @@ fn parse() -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&matches)
 }
 
+/// Passwords pass through this process: freed memory is wiped (see
+/// `cloudhsm_mfa::process`).
+#[global_allocator]
+static ALLOCATOR: cloudhsm_mfa::process::WipingAllocator =
+    cloudhsm_mfa::process::WipingAllocator::new(std::alloc::System);
+
 fn main() -> ExitCode {
+    // Best effort: without it the process still runs, as before.
+    let _ = cloudhsm_mfa::process::forbid_core_dumps();
     let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {

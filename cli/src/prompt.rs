@@ -4,7 +4,9 @@
 //! input, so a whole session (commands and answers) can be piped in. Prompts go to stderr,
 //! so that stdout carries only the JSON results.
 
-use std::io::{BufRead, IsTerminal, StdinLock, Write};
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::AsFd;
 
 use zeroize::Zeroizing;
 
@@ -14,11 +16,16 @@ pub const SIGNED_TOKEN_FILE: &str =
     "Enter signed token file path (press enter if same as the unsigned token file):";
 pub const PUBLIC_KEY_FILE: &str = "Enter public key PEM file path:";
 
+/// The longest line read; a longer one is an error (and is not kept).
+const LINE_LIMIT: usize = 64 * 1024;
+
 /// Standard input, shared by the command lines of interactive mode and the answers to
-/// prompts.
+/// prompts. It is read without a buffer (one byte at a time, straight into a zeroizing
+/// line), so that no buffer keeps the lines after they are used: they may hold passwords.
 pub struct Input {
     terminal: bool,
-    stdin: StdinLock<'static>,
+    /// Standard input (a duplicate of its descriptor), or `None` if it is closed.
+    stdin: Option<File>,
 }
 
 impl Input {
@@ -26,31 +33,61 @@ impl Input {
         let stdin = std::io::stdin();
         Input {
             terminal: stdin.is_terminal(),
-            stdin: stdin.lock(),
+            stdin: stdin.as_fd().try_clone_to_owned().ok().map(File::from),
         }
     }
 
     /// The next line after `prompt`, without its line ending; `None` at the end of input.
     pub fn line(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, String> {
         show(prompt);
-        let mut line = Zeroizing::new(String::new());
-        let n = self
-            .stdin
-            .read_line(&mut line)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
-        if n == 0 {
-            if !self.terminal {
-                eprintln!();
-            }
-            return Ok(None);
-        }
+        let line = self.read_line()?;
         if !self.terminal {
             // The answer came from a pipe, so nothing ended the prompt's line.
             eprintln!();
         }
-        let end = line.trim_end_matches(['\n', '\r']).len();
-        line.truncate(end);
-        Ok(Some(line))
+        Ok(line)
+    }
+
+    fn read_line(&mut self) -> Result<Option<Zeroizing<String>>, String> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Ok(None);
+        };
+        let mut bytes = Zeroizing::new(Vec::with_capacity(256));
+        let mut byte = Zeroizing::new([0u8; 1]);
+        loop {
+            match stdin.read(&mut byte[..]) {
+                Ok(0) if bytes.is_empty() => return Ok(None),
+                Ok(0) => break,
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) if bytes.len() >= LINE_LIMIT => {
+                    // The rest of the line is read and dropped, so that it is not taken
+                    // for the next command.
+                    while !matches!(stdin.read(&mut byte[..]), Ok(0) | Err(_)) && byte[0] != b'\n' {
+                    }
+                    return Err(format!(
+                        "a line of standard input is longer than {LINE_LIMIT} bytes; it was not read"
+                    ));
+                }
+                Ok(_) => {
+                    if bytes.len() == bytes.capacity() {
+                        // Grown by hand, so that the old buffer is zeroed, not just freed.
+                        let mut bigger = Zeroizing::new(Vec::with_capacity(bytes.capacity() * 2));
+                        bigger.extend_from_slice(&bytes);
+                        bytes = bigger;
+                    }
+                    bytes.push(byte[0]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("cannot read standard input: {e}")),
+            }
+        }
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => Ok(Some(Zeroizing::new(text.to_owned()))),
+            Err(_) => Err("a line of standard input is not UTF-8 text; it was not read".into()),
+        }
     }
 
     /// The answer to `prompt`, trimmed; an error when input has ended.

@@ -113,7 +113,15 @@ struct RunArgs {
     max_connections: u32,
 }
 
+/// Passwords pass through this process: freed memory is wiped (see
+/// `cloudhsm_mfa::process`).
+#[global_allocator]
+static ALLOCATOR: cloudhsm_mfa::process::WipingAllocator =
+    cloudhsm_mfa::process::WipingAllocator::new(std::alloc::System);
+
 fn main() -> ExitCode {
+    // Best effort: without it the process still runs, as before.
+    let _ = cloudhsm_mfa::process::forbid_core_dumps();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(args) => init(args),

@@ -327,3 +327,50 @@ fn run_injects_a_reply_delay_and_a_node_that_closes_at_once() {
     });
     drop(emulator);
 }
+
+/// What a core dump would hold: after a login, a user creation and that user's login, the
+/// emulator process keeps no copy of either password once the connections are closed.
+/// While a connection is open, the TLS library's record buffer (which this crate cannot
+/// wipe) may still hold the last record that carried a password until a longer record
+/// overwrites it: at most one copy for each connection that sent that password.
+#[test]
+fn passwords_do_not_stay_in_the_emulators_memory() {
+    const ALICE_PW: &str = "alice-memory-probe-7";
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, ca) = init(dir.path());
+    let emulator = Emulator::start(dir.path(), &[]);
+    let pid = emulator.pid();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (admin, alice) = rt.block_on(async {
+        let mut admin = Client::admin(addr, &ca).await;
+        let reply = admin
+            .request(create("alice", Role::CryptoUser, ALICE_PW))
+            .await;
+        assert!(matches!(reply, Reply::Done), "{reply:?}");
+        let mut alice = Client::greeted(addr, &ca).await;
+        let reply = alice
+            .request(login("alice", Role::CryptoUser, ALICE_PW))
+            .await;
+        assert!(matches!(reply, Reply::LoggedIn { .. }), "{reply:?}");
+        // One more request on each connection after the one that carried a password.
+        assert!(matches!(
+            admin.request(Op::ListUsers).await,
+            Reply::Users { .. }
+        ));
+        assert!(matches!(
+            alice.request(Op::ListUsers).await,
+            Reply::Users { .. }
+        ));
+        (admin, alice)
+    });
+    for (secret, connections) in [(ADMIN_PW, 1), (ALICE_PW, 2)] {
+        let (count, places) = cloudhsm_mfa_test_support::memory::copies(pid, secret.as_bytes());
+        assert!(count <= connections, "{count} copies: {places:?}");
+    }
+    drop((admin, alice));
+    std::thread::sleep(Duration::from_millis(300));
+    cloudhsm_mfa_test_support::memory::assert_no_copies(pid, &[ADMIN_PW, ALICE_PW]);
+}

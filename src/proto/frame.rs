@@ -37,12 +37,23 @@ impl fmt::Display for FrameError {
 
 /// Reads one frame body.
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, FrameError> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
-        Err(e) => return Err(FrameError::Io(e)),
+    let mut first = [0u8; 1];
+    match r.read_exact(&mut first).await {
+        Ok(_) => read_frame_after(r, first[0]).await,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FrameError::Closed),
+        Err(e) => Err(FrameError::Io(e)),
     }
+}
+
+/// Reads the rest of a frame whose first byte, `first`, has arrived: a server awaits that
+/// byte with its idle timeout and the rest with its frame timeout, without a read buffer
+/// of its own (which would keep a copy of every frame, passwords included).
+pub async fn read_frame_after<R: AsyncRead + Unpin>(
+    r: &mut R,
+    first: u8,
+) -> Result<Vec<u8>, FrameError> {
+    let mut len = [first, 0, 0, 0];
+    r.read_exact(&mut len[1..]).await.map_err(FrameError::Io)?;
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_FRAME {
         return Err(FrameError::TooLarge(len));

@@ -22,7 +22,7 @@ mod frame;
 mod golden;
 mod ops;
 
-pub use frame::{read_frame, write_frame, FrameError};
+pub use frame::{read_frame, read_frame_after, write_frame, FrameError};
 
 /// The protocol version this library speaks, stated in `hello` both ways.
 pub const PROTOCOL_VERSION: u32 = 1;

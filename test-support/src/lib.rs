@@ -5,8 +5,11 @@
 //! - [`cluster`]: an embedded emulator cluster on free loopback ports with a test clock
 //!   ([`cluster::TestCluster::advance`]), so that expiry tests do not sleep;
 //! - [`openssl`]: the real `openssl` command, and signing a token file the way the AWS
-//!   guide shows.
+//!   guide shows;
+//! - [`memory`]: the copies of a secret in another process's memory, as a core dump would
+//!   hold them.
 
 pub mod cluster;
 pub mod keys;
+pub mod memory;
 pub mod openssl;

@@ -296,6 +296,11 @@ impl Driver {
         }
     }
 
+    /// The process id, to look into the running process.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Writes one line to standard input. A command that has already ended (a failure
     /// before its prompts) has closed it: what it printed tells.
     pub fn send(&mut self, line: &str) {

@@ -302,3 +302,40 @@ fn a_stray_password_on_a_command_line_is_never_repeated() {
         ],
     );
 }
+
+/// What a core dump would hold, if the CLI allowed one (it does not): after a login whose
+/// password was answered at the prompt and a user creation with the password on the
+/// command line, the interactive CLI keeps no copy of either password while the session
+/// (and its login) goes on.
+#[test]
+fn passwords_do_not_stay_in_the_interactive_clis_memory() {
+    const CAROL_PW: &str = "carol-on-the-line-9";
+    let hsm = Hsm::activated();
+    let mut cli = Driver::start(hsm.command(&["interactive"]));
+    cli.send("login --username admin --role admin");
+    cli.send(ADMIN_PW);
+    cli.send(&format!(
+        "user create --username carol --role crypto-user --password {CAROL_PW}"
+    ));
+    cli.send("user list");
+    cli.wait_for_stdout("error_code", 3);
+    cloudhsm_mfa_test_support::memory::assert_no_copies(cli.pid(), &[ADMIN_PW, CAROL_PW]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", cli.pid())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().skip(4).take(2).collect::<Vec<_>>(),
+        ["0", "0"],
+        "{core}"
+    );
+    cli.send("quit");
+    let (code, stdout, _) = cli.finish();
+    let docs = documents(&stdout);
+    assert_eq!(docs.len(), 3, "{stdout}");
+    for doc in &docs {
+        ok_data(doc);
+    }
+    assert_eq!(code, Some(0));
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cloudhsm_mfa::proto::{self, ErrorCode, FrameError, Reply, Request, Response, MAX_FRAME};
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use zeroize::Zeroizing;
@@ -58,10 +58,9 @@ pub(super) async fn run(
         id,
     };
 
-    // Buffered, so that the first byte of a frame can be awaited on its own: the wait for
-    // a request is bounded by the idle (or first-message) timeout, the frame itself by
-    // the frame timeout.
-    let mut stream = BufReader::new(stream);
+    // The wait for a request is bounded by the idle (or first-message) timeout, the frame
+    // itself by the frame timeout.
+    let mut stream = stream;
     let mut first = true;
     loop {
         let idle = if first {
@@ -107,17 +106,20 @@ pub(super) async fn run(
 /// The next frame: its first byte within `idle`, then the whole frame within `frame`.
 /// `None` when either time ran out.
 async fn next_frame<S: AsyncRead + Unpin>(
-    stream: &mut BufReader<S>,
+    stream: &mut S,
     idle: Duration,
     frame: Duration,
 ) -> Option<Result<Vec<u8>, FrameError>> {
-    match tokio::time::timeout(idle, stream.fill_buf()).await {
+    let first = match tokio::time::timeout(idle, stream.read_u8()).await {
         Err(_) => return None,
+        Ok(Ok(byte)) => byte,
+        // The client closed cleanly between frames.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Some(Err(FrameError::Closed))
+        }
         Ok(Err(e)) => return Some(Err(FrameError::Io(e))),
-        // The client closed cleanly between frames; `read_frame` reports it.
-        Ok(Ok(_)) => {}
-    }
-    tokio::time::timeout(frame, proto::read_frame(stream))
+    };
+    tokio::time::timeout(frame, proto::read_frame_after(stream, first))
         .await
         .ok()
 }
