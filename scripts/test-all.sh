@@ -2,7 +2,7 @@
 # Runs every test: Rust (unit and integration, against the real openssl and live emulator
 # clusters), formatting and lints, the C tests (static, dynamic and AddressSanitizer
 # builds), the C++ tests, the Python tests, the README's examples, Miri over the C ABI's
-# pointer helpers and a short run of every fuzz target. Sets up a fresh machine first.
+# pointer helpers, a short run of every fuzz target and a 15-second soak. Sets up a fresh machine first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +32,6 @@ cargo +nightly miri test -p cloudhsm-mfa --lib ffi::guard
 
 echo "== Fuzz smoke runs (20 s per target)"
 scripts/fuzz.sh 20
+
+echo "== Soak: 15 s, 16 MFA sessions, a node SIGKILLed and restarted every 5 s"
+cargo bench -p cloudhsm-mfa-emulator --bench soak -- 15 5

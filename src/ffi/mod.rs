@@ -14,6 +14,7 @@ mod sessions;
 mod token_files;
 mod types;
 
+pub use codes::code_of;
 pub use function_list::*;
 pub use general::*;
 pub use keys::*;
