@@ -182,7 +182,7 @@ async fn session(
             continue;
         }
         let user = format!("soak_{i}_{n}");
-        let keep = n % 10 == 0;
+        let keep = n.is_multiple_of(10);
         n += 1;
         let created = within(s.create_user(&user, Role::CryptoUser, USER_PW)).await;
         {
