@@ -538,6 +538,24 @@ typedef struct CHM_FUNCTION_LIST {
  */
 #define CHMR_PROTOCOL_ERROR 2147483668
 
+/**
+ * Return code: a gated operation needs a quorum approval (SPEC §7): set one with
+ * `CHM_SetApproval`. `CHM_GetLastErrorApprovals` gives the number required.
+ */
+#define CHMR_QUORUM_APPROVAL_REQUIRED 2147483669
+
+/**
+ * Return code: the approval has too few valid approvals; `CHM_GetLastErrorApprovals`
+ * gives the counts.
+ */
+#define CHMR_QUORUM_TOO_FEW 2147483670
+
+/**
+ * Return code: the approval's token was not issued to this login for this service,
+ * was used, or expired.
+ */
+#define CHMR_QUORUM_TOKEN_INVALID 2147483671
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -167,6 +167,16 @@ pub enum Error {
         code: ErrorCode,
         message: String,
     },
+    /// An HSM refused a gated operation for its quorum approval (SPEC §7): none was
+    /// given, or it counted `present` valid approvals of the `required`.
+    #[error("HSM {hsm}: {message}")]
+    Quorum {
+        hsm: String,
+        code: ErrorCode,
+        message: String,
+        present: u32,
+        required: u32,
+    },
     /// An HSM answered something the protocol does not allow here.
     #[error("HSM {hsm}: protocol error: {reason}")]
     Protocol { hsm: String, reason: String },

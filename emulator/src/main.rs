@@ -77,6 +77,9 @@ struct InitArgs {
     /// Failed logins after which a user is locked.
     #[arg(long)]
     lockout_threshold: Option<u32>,
+    /// Quorum token lifetime in seconds.
+    #[arg(long)]
+    quorum_token_ttl_secs: Option<u64>,
 }
 
 #[derive(Args)]
@@ -147,6 +150,10 @@ fn init(args: InitArgs) -> Result<(), Error> {
             .map(Duration::from_secs)
             .unwrap_or(defaults.challenge_ttl),
         lockout_threshold: args.lockout_threshold.unwrap_or(defaults.lockout_threshold),
+        quorum_token_ttl: args
+            .quorum_token_ttl_secs
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.quorum_token_ttl),
     };
     let options = InitOptions {
         nodes: args.nodes,

@@ -49,8 +49,9 @@ impl Store {
                 ),
             )
         };
-        let state: NodeState =
+        let mut state: NodeState =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        state.upgrade();
         state.check().map_err(corrupt)?;
         Ok(Some(state))
     }
@@ -141,7 +142,7 @@ mod tests {
         }
         // Valid JSON that breaks a rule is corrupt too.
         let mut state = NodeState::unactivated();
-        state.format = 2;
+        state.format = 99;
         std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
         assert!(store.load().unwrap_err().to_string().contains("format"));
         // The file was not reset.

@@ -29,7 +29,7 @@ fn a_new_cluster_is_activated_then_the_admin_logs_in_on_every_node() {
                 Reply::Hello {
                     protocol: PROTOCOL_VERSION,
                     hsm_id: format!("hsm-{}", i + 1),
-                    features: Vec::new(),
+                    features: vec!["quorum".to_string()],
                 }
             );
             let (code, msg) = error(

@@ -25,7 +25,7 @@ fn every_golden_request_is_read_and_answered_by_a_node() {
                 .await;
             let response = c.receive().await.unwrap();
             assert_eq!(response.id, request["id"].as_u64().unwrap(), "{request}");
-            if let Reply::Error { code, message } = &response.reply {
+            if let Reply::Error { code, message, .. } = &response.reply {
                 assert!(
                     !matches!(code, ErrorCode::BadRequest | ErrorCode::UnknownOperation),
                     "{request}: {code:?} {message}"

@@ -182,6 +182,8 @@ fn a_password_set_by_an_admin_ends_a_pending_login_challenge_over_tls() {
                 username: "alice".into(),
                 role: Role::CryptoUser,
                 password: Secret::new("password2"),
+                deregister_mfa: false,
+                deregister_quorum: false,
             })
             .await;
         assert_eq!(reply, Reply::Done);

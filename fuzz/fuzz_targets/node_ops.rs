@@ -60,6 +60,8 @@ fuzz_target!(|data: &[u8]| {
                 username: user.clone(),
                 role,
                 password: Secret::new(password.clone()),
+                deregister_mfa: false,
+                deregister_quorum: false,
             },
             5 => {
                 now += Duration::from_secs(u64::from(a));

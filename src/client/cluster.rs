@@ -11,7 +11,7 @@ use super::connection::Connection;
 use super::fanout::NodeResult;
 use crate::config::{ClusterTarget, Server};
 use crate::error::{Error, Result};
-use crate::proto::{ErrorCode, Op, Reply};
+use crate::proto::{ApprovalCounts, ErrorCode, Op, Reply};
 use crate::quote::shorten;
 
 struct Slot {
@@ -122,11 +122,26 @@ impl Cluster {
     }
 
     /// The error for HSM `i`'s refusal.
-    pub fn refusal(&self, i: usize, code: ErrorCode, message: &str) -> Error {
-        Error::Hsm {
-            hsm: self.label(i),
-            code,
-            message: message.to_string(),
+    pub fn refusal(
+        &self,
+        i: usize,
+        code: ErrorCode,
+        message: &str,
+        approvals: Option<ApprovalCounts>,
+    ) -> Error {
+        match approvals {
+            Some(counts) => Error::Quorum {
+                hsm: self.label(i),
+                code,
+                message: message.to_string(),
+                present: counts.present,
+                required: counts.required,
+            },
+            None => Error::Hsm {
+                hsm: self.label(i),
+                code,
+                message: message.to_string(),
+            },
         }
     }
 

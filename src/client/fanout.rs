@@ -47,8 +47,12 @@ impl<T> Tally<T> {
                 NodeResult::Skipped => {}
                 NodeResult::Unreachable(e) => tally.missed.push((i, format!("unreachable: {e}"))),
                 NodeResult::Broken(e) => tally.missed.push((i, format!("connection lost: {e}"))),
-                NodeResult::Answered(Reply::Error { code, message }) => {
-                    let error = cluster.refusal(i, code, &message);
+                NodeResult::Answered(Reply::Error {
+                    code,
+                    message,
+                    approvals,
+                }) => {
+                    let error = cluster.refusal(i, code, &message, approvals);
                     tally.refused.push((i, error, message));
                 }
                 NodeResult::Answered(reply) => {

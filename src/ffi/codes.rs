@@ -49,7 +49,7 @@ pub fn code_of(error: &Error) -> CHM_RV {
         Error::ClusterIdRequired { .. } => CHMR_CLUSTER_ID_REQUIRED,
         Error::UnknownCluster { .. } => CHMR_CLUSTER_UNKNOWN,
         Error::Connect { .. } | Error::NoHsmReachable { .. } => CHMR_HSM_UNREACHABLE,
-        Error::Hsm { code, .. } => code_of_hsm(*code),
+        Error::Hsm { code, .. } | Error::Quorum { code, .. } => code_of_hsm(*code),
         Error::Protocol { .. } => CHMR_PROTOCOL_ERROR,
         Error::PartialFailure { .. } => CHMR_PARTIAL_FAILURE,
         Error::MfaRequired { .. } => CHMR_MFA_REQUIRED,
@@ -86,6 +86,9 @@ fn code_of_hsm(code: ErrorCode) -> CHM_RV {
             CHMR_PROTOCOL_ERROR
         }
         ErrorCode::Internal => CHMR_DEVICE_ERROR,
+        ErrorCode::QuorumApprovalRequired => CHMR_QUORUM_APPROVAL_REQUIRED,
+        ErrorCode::QuorumTooFew => CHMR_QUORUM_TOO_FEW,
+        ErrorCode::QuorumTokenInvalid => CHMR_QUORUM_TOKEN_INVALID,
     }
 }
 

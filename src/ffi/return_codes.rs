@@ -181,6 +181,17 @@ return_codes! {
             ClusterStateError;
         /// Return code: an HSM broke the protocol.
         CHMR_PROTOCOL_ERROR = 0x80000014, "HSM protocol error", ProtocolError;
+        /// Return code: a gated operation needs a quorum approval (SPEC §7): set one with
+        /// `CHM_SetApproval`. `CHM_GetLastErrorApprovals` gives the number required.
+        CHMR_QUORUM_APPROVAL_REQUIRED = 0x80000015, "a quorum approval is required",
+            QuorumApprovalRequiredError;
+        /// Return code: the approval has too few valid approvals; `CHM_GetLastErrorApprovals`
+        /// gives the counts.
+        CHMR_QUORUM_TOO_FEW = 0x80000016, "too few quorum approvals", QuorumTooFewError;
+        /// Return code: the approval's token was not issued to this login for this service,
+        /// was used, or expired.
+        CHMR_QUORUM_TOKEN_INVALID = 0x80000017, "quorum token is not valid here",
+            QuorumTokenInvalidError;
     }
     retired {
         // None yet. An entry: `CHMR_NAME = 0x8000XXXX, "why, since which version";`

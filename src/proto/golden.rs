@@ -40,6 +40,8 @@ fn requests() -> Vec<Request> {
             username: s("bob"),
             role: Role::Admin,
             password: pw(),
+            deregister_mfa: false,
+            deregister_quorum: false,
         },
         Op::ChangeMfaBegin {
             username: s("alice"),
@@ -61,6 +63,36 @@ fn requests() -> Vec<Request> {
             change_quorum: false,
         },
         Op::ActivateCluster { password: pw() },
+        Op::Approved {
+            approval: Approval {
+                approval_data: s("AAAA"),
+                signatures: vec![ApprovalSignature {
+                    username: s("admin2"),
+                    signature: s("BBBB"),
+                }],
+            },
+            op: Box::new(Op::DeleteUser {
+                username: s("bob"),
+                role: Role::CryptoUser,
+            }),
+        },
+        Op::QuorumGenerate {
+            service: Service::User,
+        },
+        Op::QuorumList,
+        Op::QuorumValues,
+        Op::QuorumSetValue {
+            service: Service::User,
+            value: 2,
+        },
+        Op::QuorumDelete {
+            scope: DeleteScope::All,
+        },
+        Op::QuorumRegister {
+            approval_data: s("AAAA"),
+            signature: s("BBBB"),
+            public_key_pem: s("-----BEGIN PUBLIC KEY-----\n...\n-----END PUBLIC KEY-----\n"),
+        },
     ];
     ops.into_iter()
         .enumerate()
@@ -97,11 +129,34 @@ fn responses() -> Vec<Response> {
                 quorum: false,
             }],
         },
+        Reply::QuorumToken {
+            record: "AAAA".into(),
+            expires_in_secs: 600,
+        },
+        Reply::QuorumTokens {
+            tokens: vec![QuorumTokenInfo {
+                username: "admin2".into(),
+                service: Service::Quorum,
+                approvals_required: 2,
+                approvals: 0,
+                expires_in_secs: 599,
+            }],
+        },
+        Reply::QuorumValues { user: 2, quorum: 1 },
+        Reply::Error {
+            code: ErrorCode::QuorumTooFew,
+            message: "Too few quorum approvals".into(),
+            approvals: Some(ApprovalCounts {
+                present: 1,
+                required: 2,
+            }),
+        },
     ];
     for code in ERROR_CODES {
         replies.push(Reply::Error {
             code,
             message: "why".into(),
+            approvals: None,
         });
     }
     replies
@@ -115,7 +170,7 @@ fn responses() -> Vec<Response> {
 }
 
 /// Every error code a node may send.
-const ERROR_CODES: [ErrorCode; 19] = [
+const ERROR_CODES: [ErrorCode; 22] = [
     ErrorCode::BadRequest,
     ErrorCode::UnknownOperation,
     ErrorCode::ProtocolVersion,
@@ -135,6 +190,9 @@ const ERROR_CODES: [ErrorCode; 19] = [
     ErrorCode::ClusterState,
     ErrorCode::Limit,
     ErrorCode::Internal,
+    ErrorCode::QuorumApprovalRequired,
+    ErrorCode::QuorumTooFew,
+    ErrorCode::QuorumTokenInvalid,
 ];
 
 fn golden_path() -> std::path::PathBuf {
@@ -188,7 +246,7 @@ fn a_hello_without_features_is_what_earlier_versions_send_and_still_reads() {
 #[test]
 fn an_unknown_reply_or_error_code_reads_as_unknown() {
     let r: Response =
-        serde_json::from_str(r#"{"id":4,"reply":"quorum_tokens","tokens":[1,2]}"#).unwrap();
+        serde_json::from_str(r#"{"id":4,"reply":"a_later_reply","tokens":[1,2]}"#).unwrap();
     assert_eq!((r.id, r.reply), (4, Reply::Unknown));
     let r: Response = serde_json::from_str(
         r#"{"id":5,"reply":"error","code":"too_few_approvals","message":"1 of 2"}"#,
@@ -198,7 +256,8 @@ fn an_unknown_reply_or_error_code_reads_as_unknown() {
         r.reply,
         Reply::Error {
             code: ErrorCode::Unknown,
-            message: "1 of 2".into()
+            message: "1 of 2".into(),
+            approvals: None,
         }
     );
 }
@@ -214,6 +273,7 @@ fn the_ops_table_names_the_service_that_gates_each_operation() {
         let expected = match name {
             "create_user" | "delete_user" | "change_password" | "change_mfa_finish"
             | "deregister_mfa" => Some(Service::User),
+            "quorum_set_value" => Some(Service::Quorum),
             _ => None,
         };
         assert_eq!(gate, expected, "{name}");

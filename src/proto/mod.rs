@@ -15,6 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+pub use crate::quorum::Service;
 pub use crate::user::Role;
 
 mod frame;
@@ -33,7 +34,10 @@ pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// A node sends a reply that belongs to a feature only to a client that announced it, and
 /// either side reads an unknown reply or error code as "unknown", never as a broken
 /// connection, so that clients and nodes of different versions keep working together.
-pub const FEATURES: &[&str] = &[];
+pub const FEATURES: &[&str] = &[QUORUM];
+/// The feature of quorum authentication (SPEC §7): the `quorum_*` and `approved`
+/// operations and their replies.
+pub const QUORUM: &str = "quorum";
 /// The largest frame body, in bytes.
 pub const MAX_FRAME: usize = 1024 * 1024;
 
@@ -175,8 +179,23 @@ pub enum Reply {
     Challenge { token: String, expires_in_secs: u64 },
     /// To `list_users`.
     Users { users: Vec<UserInfo> },
-    /// The operation failed; nothing changed.
-    Error { code: ErrorCode, message: String },
+    /// The operation failed; nothing changed. A quorum refusal carries the counts.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approvals: Option<ApprovalCounts>,
+    },
+    /// To `quorum_generate`: this node's record of the new token (base64) and how long
+    /// the token lasts.
+    QuorumToken {
+        record: String,
+        expires_in_secs: u64,
+    },
+    /// To `quorum_list`.
+    QuorumTokens { tokens: Vec<QuorumTokenInfo> },
+    /// To `quorum_values`.
+    QuorumValues { user: u32, quorum: u32 },
     /// A reply of a newer protocol that this library does not know.
     #[serde(other)]
     Unknown,
@@ -194,8 +213,63 @@ impl Reply {
             | Reply::Users { .. }
             | Reply::Error { .. }
             | Reply::Unknown => None,
+            Reply::QuorumToken { .. } | Reply::QuorumTokens { .. } | Reply::QuorumValues { .. } => {
+                Some(QUORUM)
+            }
         }
     }
+
+    /// An error reply without quorum counts.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Reply {
+        Reply::Error {
+            code,
+            message: message.into(),
+            approvals: None,
+        }
+    }
+}
+
+/// The approvals a quorum refusal counted, and how many the service needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalCounts {
+    pub present: u32,
+    pub required: u32,
+}
+
+/// A quorum approval as a gated operation presents it (SPEC §2.3), base64 as in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub approval_data: String,
+    pub signatures: Vec<ApprovalSignature>,
+}
+
+/// One approver's signature over the approval's token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalSignature {
+    pub username: String,
+    pub signature: String,
+}
+
+/// Whose quorum tokens `quorum_delete` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteScope {
+    /// The logged-in user's.
+    User,
+    /// Every user's (admins only).
+    All,
+}
+
+/// One open quorum token, as a node lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumTokenInfo {
+    pub username: String,
+    pub service: Service,
+    /// The service's quorum value now.
+    pub approvals_required: u32,
+    /// 0 until the token is used (approvals are gathered offline).
+    pub approvals: u32,
+    pub expires_in_secs: u64,
 }
 
 /// One user as a node sees it.
@@ -252,6 +326,13 @@ pub enum ErrorCode {
     Limit,
     /// The node failed internally (for example, storage).
     Internal,
+    /// A gated operation came without a quorum approval (SPEC §7).
+    QuorumApprovalRequired,
+    /// The approval has fewer valid approvals than the service's quorum value.
+    QuorumTooFew,
+    /// The approval's token is not one this node issued to this login for this service,
+    /// was used, or expired (the message says which).
+    QuorumTokenInvalid,
     /// A code of a newer protocol that this library does not know.
     #[serde(other)]
     Unknown,

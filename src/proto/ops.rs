@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Role, Secret};
+use super::{Approval, DeleteScope, Role, Secret};
 use crate::quorum::Service;
 
 macro_rules! operations {
@@ -36,8 +36,8 @@ macro_rules! operations {
                 }
             }
 
-            /// The quorum service whose value gates this operation when an admin runs it
-            /// for another user, if any.
+            /// The quorum service whose value gates this operation when an admin runs
+            /// it, if any (SPEC §7).
             pub fn gate(&self) -> Option<Service> {
                 match self {
                     $( Op::$variant { .. } => $gate, )*
@@ -78,11 +78,16 @@ operations! {
     "delete_user" => DeleteUser { username: String, role: Role }, gated by Some(Service::User);
     /// Sets a user's password (the user itself, or an admin for another user who is not
     /// logged in). Unlocks a locked user. For an MFA user also registered for quorum, the
-    /// quorum registration is removed.
+    /// quorum registration is removed. `deregister_mfa` and `deregister_quorum` also
+    /// remove the MFA key (and with it the quorum key) or the quorum key.
     "change_password" => ChangePassword {
         username: String,
         role: Role,
         password: Secret,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        deregister_mfa: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        deregister_quorum: bool,
     }, gated by Some(Service::User);
     /// Starts registering or rotating an MFA key: the answer is a `Challenge` (purpose
     /// `mfa-registration`) to sign with the new private key.
@@ -108,6 +113,31 @@ operations! {
     }, gated by Some(Service::User);
     /// Activates a new cluster: the `unactivated-admin` becomes `admin` with this password.
     "activate_cluster" => ActivateCluster { password: Secret }, gated by None;
+    /// A gated operation with its quorum approval (SPEC §7): the node counts the approvals
+    /// for the operation's service, performs `op` when there are enough, and then uses up
+    /// the token. Feature `quorum`.
+    "approved" => Approved { approval: Approval, op: Box<Op> }, gated by None;
+    /// Issues a quorum token of the logged-in user for `service`: the answer is this
+    /// node's record (`QuorumToken`). Feature `quorum`.
+    "quorum_generate" => QuorumGenerate { service: Service }, gated by None;
+    /// Every open quorum token of the node (logged in). Feature `quorum`.
+    "quorum_list" => QuorumList, gated by None;
+    /// The quorum value of each service (no login needed). Feature `quorum`.
+    "quorum_values" => QuorumValues, gated by None;
+    /// Sets the quorum value of `service` (admin only). Feature `quorum`.
+    "quorum_set_value" => QuorumSetValue { service: Service, value: u32 },
+        gated by Some(Service::Quorum);
+    /// Ends the logged-in user's quorum tokens, or every user's (`all`, admins). Feature
+    /// `quorum`.
+    "quorum_delete" => QuorumDelete { scope: DeleteScope }, gated by None;
+    /// Registers the logged-in user's quorum key: `signature` over SHA-256 of this node's
+    /// registration record (`approval_data`, base64) proves possession of
+    /// `public_key_pem`. Feature `quorum`.
+    "quorum_register" => QuorumRegister {
+        approval_data: String,
+        signature: String,
+        public_key_pem: String,
+    }, gated by None;
 }
 
 impl Op {

@@ -220,6 +220,33 @@ class ClusterStateError(CloudHsmMfaError):
     """CHMR_CLUSTER_STATE: the cluster is not activated yet, or is activated already."""
 
 
+class QuorumError(CloudHsmMfaError):
+    """A gated operation was refused for its quorum approval (SPEC §7).
+
+    Attributes:
+        present: the valid approvals the HSM counted (0 without an approval), or None.
+        required: the approvals the service's quorum value requires, or None.
+    """
+
+    present = None
+    required = None
+
+
+class QuorumApprovalRequiredError(QuorumError):
+    """CHMR_QUORUM_APPROVAL_REQUIRED: the operation needs a quorum approval
+    (``Session.set_approval``); ``required`` says how many approvals."""
+
+
+class QuorumTooFewError(QuorumError):
+    """CHMR_QUORUM_TOO_FEW: the approval has too few valid approvals; ``present`` and
+    ``required`` give the counts, the message names each approval not counted."""
+
+
+class QuorumTokenInvalidError(QuorumError):
+    """CHMR_QUORUM_TOKEN_INVALID: the approval's token was not issued to this login for
+    this service, was used, or expired (the message says which)."""
+
+
 #: The exception class of each failure code, as _ffi.py (generated from the table of return
 #: codes) names them.
 _CLASSES = {code: globals()[name] for code, name in _ffi.RETURN_CODE_CLASSES.items()}

@@ -129,13 +129,14 @@ impl Node {
     /// Ends everything that rests on the current password, key or existence of
     /// `username`: every open challenge issued for it, on every connection, and every
     /// login as it, except the login of `keep` (the connection of a user that changed its
-    /// own password). Called when the user's password or MFA key changes, when it is locked
-    /// and when it is deleted.
+    /// own password), with the quorum tokens of each login that ends. Called when the
+    /// user's password or MFA key changes, when it is locked and when it is deleted.
     pub(super) fn revoke_user(&mut self, username: &str, keep: Option<ConnId>) {
         for (id, c) in &mut self.conns {
             c.challenges.retain(|ch| ch.username != username);
             if Some(*id) != keep && c.login.as_ref().is_some_and(|l| l.username == username) {
                 c.login = None;
+                c.quorum_tokens.clear();
             }
         }
     }

@@ -17,6 +17,7 @@ mod challenge;
 mod entropy;
 mod guard;
 mod password;
+mod quorum;
 mod session;
 mod settings;
 mod state;
@@ -29,14 +30,14 @@ mod tests;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
-use cloudhsm_mfa::proto::{ErrorCode, Op, Reply, Role, PROTOCOL_VERSION};
+use cloudhsm_mfa::proto::{ApprovalCounts, ErrorCode, Op, Reply, Role, PROTOCOL_VERSION};
 
 use challenge::Challenge;
 pub use entropy::{Entropy, NoEntropy, OsEntropy, SeededEntropy};
 pub use guard::{MAX_FAILURES_PER_CONNECTION, MAX_TRACKED_NAMES, UNKNOWN_NAME_WINDOW};
 pub use password::{check_rule as check_password_rule, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use settings::NodeSettings;
-pub use state::{NodeState, UserRecord, FIRST_ADMIN, MAX_USERS, STATE_FORMAT};
+pub use state::{NodeState, UserRecord, FIRST_ADMIN, MAX_USERS, OLDEST_STATE_FORMAT, STATE_FORMAT};
 use work::{Cx, Job};
 pub use work::{Prepared, Work, Worked};
 
@@ -70,12 +71,19 @@ struct Connection {
     challenges: Vec<Challenge>,
     /// Failed logins on this connection (see [`guard`]).
     failed_logins: u32,
+    /// The quorum tokens issued to this connection's login (see [`quorum`]).
+    quorum_tokens: Vec<quorum::QuorumToken>,
 }
 
 /// Why a pass of a request stops short of a reply.
 enum Stop {
-    /// Refused: the error code and the message for the user.
-    Refused { code: ErrorCode, message: String },
+    /// Refused: the error code, the message for the user, and for a quorum refusal the
+    /// counts.
+    Refused {
+        code: ErrorCode,
+        message: String,
+        approvals: Option<ApprovalCounts>,
+    },
     /// The request needs this work first; nothing has changed.
     Work(Job),
 }
@@ -84,6 +92,7 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Stop {
     Stop::Refused {
         code,
         message: message.into(),
+        approvals: None,
     }
 }
 
@@ -108,6 +117,9 @@ pub struct Node {
     unsaved_failures: BTreeSet<String>,
     /// Failed logins for user names that do not exist (see [`guard`]).
     unknown_names: guard::UnknownNames,
+    /// A moment of the node's clock and the Unix time then, for the creation time that
+    /// quorum records carry.
+    wall_base: (Instant, u64),
 }
 
 impl Node {
@@ -124,6 +136,12 @@ impl Node {
             undo: None,
             unsaved_failures: BTreeSet::new(),
             unknown_names: guard::UnknownNames::default(),
+            wall_base: (
+                Instant::now(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            ),
         }
     }
 
@@ -207,6 +225,7 @@ impl Node {
                     message: format!(
                         "the answer needs the protocol feature {feature:?}, which this client did not announce"
                     ),
+                    approvals: None,
                 }
             }
             _ => reply,
@@ -226,7 +245,15 @@ impl Node {
         let result = self.dispatch(conn, &op, &mut Cx::new(now, entropy, &done));
         let reply = match result {
             Ok(reply) => reply,
-            Err(Stop::Refused { code, message }) => Reply::Error { code, message },
+            Err(Stop::Refused {
+                code,
+                message,
+                approvals,
+            }) => Reply::Error {
+                code,
+                message,
+                approvals,
+            },
             Err(Stop::Work(job)) => {
                 // A pass that asks for work changes nothing; should one have, undo it.
                 if let Some(before) = self.undo.take() {
@@ -269,6 +296,7 @@ impl Node {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.login = None;
             c.challenges.clear();
+            c.quorum_tokens.clear();
         }
         let mut kept = Vec::new();
         if let Some(before) = self.undo.take() {
@@ -297,6 +325,7 @@ impl Node {
         Reply::Error {
             code: ErrorCode::Internal,
             message,
+            approvals: None,
         }
     }
 
@@ -310,6 +339,23 @@ impl Node {
                     "the first request on a connection must be hello; this HSM speaks \
                      protocol version {PROTOCOL_VERSION}"
                 ),
+            )),
+            Op::Approved { approval, op } => self.approved(conn, approval, op, cx),
+            _ => {
+                if let Some(service) = op.gate() {
+                    self.refuse_without_approval(conn, service)?;
+                }
+                self.perform(conn, op, cx)
+            }
+        }
+    }
+
+    /// Performs an operation whose quorum gate (if any) has been passed.
+    fn perform(&mut self, conn: ConnId, op: &Op, cx: &mut Cx<'_>) -> Step {
+        match op {
+            Op::Hello { .. } | Op::Approved { .. } => Err(refuse(
+                ErrorCode::InvalidArgument,
+                format!("{} cannot be approved", op.name()),
             )),
             Op::Login {
                 username,
@@ -331,7 +377,19 @@ impl Node {
                 username,
                 role,
                 password,
-            } => self.change_password(conn, username, *role, password, cx),
+                deregister_mfa,
+                deregister_quorum,
+            } => self.change_password(
+                conn,
+                users::PasswordChange {
+                    username,
+                    role: *role,
+                    password,
+                    deregister_mfa: *deregister_mfa,
+                    deregister_quorum: *deregister_quorum,
+                },
+                cx,
+            ),
             Op::ChangeMfaBegin { username, role } => {
                 self.change_mfa_begin(conn, username, *role, cx)
             }
@@ -363,6 +421,19 @@ impl Node {
                 change_quorum: _,
             } => self.deregister_mfa(conn, username, *role, password, cx),
             Op::ActivateCluster { password } => self.activate(password, cx),
+            Op::QuorumGenerate { service } => self.quorum_generate(conn, *service, cx),
+            Op::QuorumList => self.quorum_list(conn, cx.now),
+            Op::QuorumValues => Ok(Reply::QuorumValues {
+                user: self.state.quorum.user,
+                quorum: self.state.quorum.quorum,
+            }),
+            Op::QuorumSetValue { service, value } => self.quorum_set_value(conn, *service, *value),
+            Op::QuorumDelete { scope } => self.quorum_delete(conn, *scope),
+            Op::QuorumRegister {
+                approval_data,
+                signature,
+                public_key_pem,
+            } => self.quorum_register(conn, approval_data, signature, public_key_pem, cx),
         }
     }
 

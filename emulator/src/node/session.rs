@@ -186,6 +186,7 @@ impl Node {
         let c = self.conn_mut(conn)?;
         c.login = None;
         c.challenges.clear();
+        c.quorum_tokens.clear();
         Ok(Reply::Done)
     }
 

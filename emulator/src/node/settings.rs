@@ -19,11 +19,22 @@ pub struct NodeSettings {
     pub challenge_ttl: Duration,
     /// Consecutive failed logins after which a user is locked.
     pub lockout_threshold: u32,
+    /// How long a quorum token can be used (SPEC §7); absent in older manifests: 600 s.
+    #[serde(
+        rename = "quorum_token_ttl_secs",
+        with = "secs",
+        default = "default_quorum_ttl"
+    )]
+    pub quorum_token_ttl: Duration,
+}
+
+fn default_quorum_ttl() -> Duration {
+    Duration::from_secs(cloudhsm_mfa::quorum::DEFAULT_TOKEN_TTL_SECS)
 }
 
 impl Default for NodeSettings {
-    /// Argon2id at 19 MiB and 2 passes (the OWASP baseline), 10-minute challenges,
-    /// lockout after 5 failures.
+    /// Argon2id at 19 MiB and 2 passes (the OWASP baseline), 10-minute challenges and
+    /// quorum tokens, lockout after 5 failures.
     fn default() -> Self {
         NodeSettings {
             argon2_memory_kib: 19 * 1024,
@@ -31,6 +42,7 @@ impl Default for NodeSettings {
             argon2_lanes: 1,
             challenge_ttl: Duration::from_secs(600),
             lockout_threshold: 5,
+            quorum_token_ttl: default_quorum_ttl(),
         }
     }
 }
@@ -62,6 +74,9 @@ impl NodeSettings {
         })?;
         if self.challenge_ttl.as_secs() == 0 {
             return Err("the challenge lifetime must be at least 1 second".into());
+        }
+        if self.quorum_token_ttl.as_secs() == 0 {
+            return Err("the quorum token lifetime must be at least 1 second".into());
         }
         if self.lockout_threshold == 0 {
             return Err("the lockout threshold must be at least 1".into());

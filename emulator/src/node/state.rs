@@ -1,9 +1,15 @@
-//! The persistent part of a node: its users and whether the cluster is activated.
+//! The persistent part of a node: its users, whether the cluster is activated, and the
+//! quorum values.
+//!
+//! Format 2 added `quorum` (the quorum values; quorum keys were in format 1 already). A
+//! format-1 file reads as format 2 with both values at 1, and is written as format 2 at
+//! the next change.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use cloudhsm_mfa::proto::{Role, Secret, UserInfo};
+use cloudhsm_mfa::quorum::Values;
 use serde::{Deserialize, Serialize};
 
 use super::entropy::Entropy;
@@ -13,7 +19,9 @@ use super::NodeSettings;
 /// The most users one node holds.
 pub const MAX_USERS: usize = 1024;
 /// The version of the state file's layout.
-pub const STATE_FORMAT: u32 = 1;
+pub const STATE_FORMAT: u32 = 2;
+/// The oldest format still read (and upgraded).
+pub const OLDEST_STATE_FORMAT: u32 = 1;
 /// The name of the first admin of a new cluster.
 pub const FIRST_ADMIN: &str = "admin";
 
@@ -27,6 +35,9 @@ pub struct NodeState {
     pub activated: bool,
     /// The users, by lower-case name.
     pub users: BTreeMap<String, UserRecord>,
+    /// The quorum value of each service (absent in format 1: both 1).
+    #[serde(default)]
+    pub quorum: Values,
 }
 
 /// One user as stored.
@@ -104,6 +115,7 @@ impl NodeState {
             format: STATE_FORMAT,
             activated: false,
             users,
+            quorum: Values::default(),
         }
     }
 
@@ -127,17 +139,29 @@ impl NodeState {
             format: STATE_FORMAT,
             activated: true,
             users,
+            quorum: Values::default(),
         })
     }
 
-    /// Checks what serde cannot: the format, the names, the number of users and the keys.
+    /// Upgrades a state read from an older format to [`STATE_FORMAT`]; an unknown format
+    /// is left for [`NodeState::check`] to refuse.
+    pub fn upgrade(&mut self) {
+        if (OLDEST_STATE_FORMAT..STATE_FORMAT).contains(&self.format) {
+            // Format 1 → 2: the quorum values, read as their default (1) when absent.
+            self.format = STATE_FORMAT;
+        }
+    }
+
+    /// Checks what serde cannot: the format, the names, the number of users, the keys and
+    /// the quorum values.
     pub fn check(&self) -> Result<(), String> {
         if self.format != STATE_FORMAT {
             return Err(format!(
-                "state format {} is not the supported format {STATE_FORMAT}",
+                "state format {} is not a supported format ({OLDEST_STATE_FORMAT} to {STATE_FORMAT})",
                 self.format
             ));
         }
+        self.quorum.check()?;
         if self.users.len() > MAX_USERS {
             return Err(format!(
                 "{} users, more than the limit of {MAX_USERS}",
@@ -174,6 +198,16 @@ impl NodeState {
     /// Every user, sorted by name.
     pub fn user_infos(&self) -> Vec<UserInfo> {
         self.users.iter().map(|(n, u)| u.info(n)).collect()
+    }
+
+    /// The admins that hold a quorum key (who can approve), other than `except`.
+    pub fn approvers(&self, except: Option<&str>) -> usize {
+        self.users
+            .iter()
+            .filter(|(n, u)| {
+                u.role == Role::Admin && u.quorum_public_key.is_some() && Some(n.as_str()) != except
+            })
+            .count()
     }
 }
 
@@ -225,6 +259,29 @@ mod tests {
         let mut wrong_format = NodeState::unactivated();
         wrong_format.format = 99;
         assert!(wrong_format.check().unwrap_err().contains("format"));
+    }
+
+    #[test]
+    fn a_format_1_file_reads_as_format_2_with_quorum_values_of_1() {
+        let settings = NodeSettings::low_cost();
+        let s = NodeState::activated(&Secret::new("password1"), &settings, &mut OsEntropy).unwrap();
+        let mut v1 = serde_json::to_value(&s).unwrap();
+        v1["format"] = 1.into();
+        v1.as_object_mut().unwrap().remove("quorum");
+        let mut read: NodeState = serde_json::from_value(v1).unwrap();
+        assert!(read.check().unwrap_err().contains("format 1"));
+        read.upgrade();
+        assert!(read.check().is_ok());
+        assert_eq!(read, s);
+        assert_eq!(read.quorum, Values::default());
+
+        let mut future = s.clone();
+        future.format = 3;
+        future.upgrade();
+        assert!(future.check().unwrap_err().contains("1 to 2"));
+        let mut bad = s;
+        bad.quorum.user = 9;
+        assert!(bad.check().unwrap_err().contains("user quorum value"));
     }
 
     #[test]

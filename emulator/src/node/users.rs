@@ -21,6 +21,15 @@ pub(super) struct MfaFinish<'a> {
     pub change_quorum: bool,
 }
 
+/// The arguments of `change_password`.
+pub(super) struct PasswordChange<'a> {
+    pub username: &'a str,
+    pub role: Role,
+    pub password: &'a Secret,
+    pub deregister_mfa: bool,
+    pub deregister_quorum: bool,
+}
+
 impl Node {
     pub(super) fn create_user(
         &mut self,
@@ -70,6 +79,7 @@ impl Node {
                 format!("user {name} is logged in; it must log out before it can be deleted"),
             ));
         }
+        self.guard_quorum_key(&name, &format!("deleting admin {name}"))?;
         self.begin_change();
         self.state.users.remove(&name);
         self.revoke_user(&name, None);
@@ -79,19 +89,41 @@ impl Node {
     pub(super) fn change_password(
         &mut self,
         conn: ConnId,
-        username: &str,
-        role: Role,
-        password: &Secret,
+        a: PasswordChange<'_>,
         cx: &mut Cx<'_>,
     ) -> Step {
-        let name = self.authorize_change(conn, username, role, "password")?;
-        check_password(password.expose())?;
-        let hash = cx.hash(password, &self.settings)?;
+        let name = self.authorize_change(conn, a.username, a.role, "password")?;
+        check_password(a.password.expose())?;
+        let Some(user) = self.state.users.get(&name) else {
+            return Err(refuse(ErrorCode::UserNotFound, format!("no user {name}")));
+        };
+        if a.deregister_mfa && user.mfa_public_key.is_none() {
+            return Err(refuse(
+                ErrorCode::MfaNotRegistered,
+                format!("MFA is not registered for user {name}; there is nothing to deregister"),
+            ));
+        }
+        if a.deregister_quorum && user.quorum_public_key.is_none() {
+            return Err(refuse(
+                ErrorCode::InvalidArgument,
+                format!("user {name} has no quorum key; there is nothing to deregister"),
+            ));
+        }
+        // MFA and quorum share one key pair: a new password of an MFA user ends the quorum
+        // registration, as do both deregistrations.
+        let drops_mfa = a.deregister_mfa;
+        let drops_quorum = drops_mfa || a.deregister_quorum || user.mfa_public_key.is_some();
+        if drops_quorum {
+            self.guard_quorum_key(&name, &format!("removing the quorum key of admin {name}"))?;
+        }
+        let hash = cx.hash(a.password, &self.settings)?;
         self.begin_change();
         if let Some(user) = self.state.users.get_mut(&name) {
             user.set_password_hash(hash);
-            // MFA and quorum share one key pair: a new password ends the quorum registration.
-            if user.mfa_public_key.is_some() {
+            if drops_mfa {
+                user.mfa_public_key = None;
+            }
+            if drops_quorum {
                 user.quorum_public_key = None;
             }
         }
@@ -129,6 +161,10 @@ impl Node {
             .to_pem()
             .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
         let signature = decode_base64("signature", a.signature)?;
+        if !a.change_quorum {
+            // The new MFA key ends the quorum registration made with the old key pair.
+            self.guard_quorum_key(&name, &format!("removing the quorum key of admin {name}"))?;
+        }
         let ch =
             self.find_challenge(conn, a.token, Purpose::MfaRegistration, Some(&name), cx.now)?;
         // Decide first, then use up the challenge, unless more work is needed.
@@ -180,6 +216,7 @@ impl Node {
             ));
         }
         check_password(password.expose())?;
+        self.guard_quorum_key(&name, &format!("removing the quorum key of admin {name}"))?;
         let hash = cx.hash(password, &self.settings)?;
         self.begin_change();
         if let Some(user) = self.state.users.get_mut(&name) {
@@ -203,7 +240,7 @@ impl Node {
     }
 
     /// The login of `conn` if it is an admin's.
-    fn require_admin(&self, conn: ConnId, what: &str) -> Result<Login, Stop> {
+    pub(super) fn require_admin(&self, conn: ConnId, what: &str) -> Result<Login, Stop> {
         let login = self.require_login(conn)?;
         if login.role != Role::Admin {
             return Err(refuse(

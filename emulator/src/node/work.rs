@@ -28,6 +28,12 @@ pub(super) enum Job {
         token: Token,
         signature: Vec<u8>,
     },
+    /// Check several signatures of one token, each with its own key (PEM): the approvals
+    /// of a quorum token.
+    Signatures {
+        token: Token,
+        checks: Vec<(String, Vec<u8>)>,
+    },
     /// Hash `password` at the given cost with `salt`.
     Hash {
         password: Secret,
@@ -42,7 +48,16 @@ pub(super) enum Answer {
     Verified(bool),
     /// Whether the signature verifies; an error when the key cannot be read.
     Signature(Result<bool, String>),
+    /// Whether each signature verifies (an unusable key verifies nothing).
+    Signatures(Vec<bool>),
     Hashed(Result<String, String>),
+}
+
+/// Whether `signature` is a signature of `token` by the key `pem`.
+fn verify_with_pem(pem: &str, token: &Token, signature: &[u8]) -> Result<bool, String> {
+    PublicKey::from_pem(pem.as_bytes())
+        .map(|key| signature.len() == key.signature_len() && key.verify_token(token, signature))
+        .map_err(|e| e.to_string())
 }
 
 impl Job {
@@ -55,12 +70,12 @@ impl Job {
                 pem,
                 token,
                 signature,
-            } => Answer::Signature(
-                PublicKey::from_pem(pem.as_bytes())
-                    .map(|key| {
-                        signature.len() == key.signature_len() && key.verify_token(token, signature)
-                    })
-                    .map_err(|e| e.to_string()),
+            } => Answer::Signature(verify_with_pem(pem, token, signature)),
+            Job::Signatures { token, checks } => Answer::Signatures(
+                checks
+                    .iter()
+                    .map(|(pem, signature)| verify_with_pem(pem, token, signature) == Ok(true))
+                    .collect(),
             ),
             Job::Hash {
                 password,
@@ -179,6 +194,25 @@ impl<'a> Cx<'a> {
         };
         match self.answer(&job) {
             Some(Answer::Signature(r)) => Ok(r.clone()),
+            _ => Err(Stop::Work(job)),
+        }
+    }
+
+    /// Whether each of `checks` (a key and a signature) verifies over `token`.
+    pub fn signatures(
+        &self,
+        token: &Token,
+        checks: &[(String, Vec<u8>)],
+    ) -> Result<Vec<bool>, Stop> {
+        if checks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let job = Job::Signatures {
+            token: *token,
+            checks: checks.to_vec(),
+        };
+        match self.answer(&job) {
+            Some(Answer::Signatures(r)) => Ok(r.clone()),
             _ => Err(Stop::Work(job)),
         }
     }

@@ -238,6 +238,7 @@ fn internal(message: String) -> Reply {
     Reply::Error {
         code: ErrorCode::Internal,
         message,
+        approvals: None,
     }
 }
 

@@ -154,7 +154,7 @@ impl Client {
 /// The code and message of an error reply.
 pub fn error(reply: Reply) -> (ErrorCode, String) {
     match reply {
-        Reply::Error { code, message } => (code, message),
+        Reply::Error { code, message, .. } => (code, message),
         other => panic!("expected an error, got {other:?}"),
     }
 }

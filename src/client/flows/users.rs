@@ -79,6 +79,8 @@ impl Session {
             username: username.to_string(),
             role,
             password: Secret::new(password),
+            deregister_mfa: false,
+            deregister_quorum: false,
         };
         self.mutate(op).await
     }

@@ -4,6 +4,7 @@
 mod guard;
 mod login;
 mod mfa;
+mod quorum;
 mod replay;
 mod revoke;
 mod saving;
@@ -82,7 +83,9 @@ impl Fixture {
         let before = self.node.state().clone();
         let (reply, changed) = self.run(conn, op);
         match reply {
-            Reply::Error { code: c, message } => {
+            Reply::Error {
+                code: c, message, ..
+            } => {
                 assert_eq!(c, code, "{message}");
                 assert!(!changed, "a refusal must not ask for a save: {message}");
                 assert_eq!(self.node.state(), &before, "a refusal changed the state");
@@ -95,7 +98,12 @@ impl Fixture {
     /// Runs `op` and expects an error with `code`, whatever it changed.
     pub fn error(&mut self, conn: ConnId, op: Op, code: ErrorCode) -> (String, bool) {
         match self.run(conn, op) {
-            (Reply::Error { code: c, message }, changed) => {
+            (
+                Reply::Error {
+                    code: c, message, ..
+                },
+                changed,
+            ) => {
                 assert_eq!(c, code, "{message}");
                 (message, changed)
             }
@@ -232,6 +240,8 @@ pub fn change_password(username: &str, role: Role, password: &str) -> Op {
         username: username.into(),
         role,
         password: Secret::new(password),
+        deregister_mfa: false,
+        deregister_quorum: false,
     }
 }
 
@@ -430,7 +440,7 @@ fn a_failed_save_puts_back_the_state_and_logs_the_connection_out() {
     let before = f.node.state().clone();
     f.create(admin, "alice", Role::CryptoUser, "password1");
     let reply = f.node.save_failed(admin, "disk full");
-    let Reply::Error { code, message } = reply else {
+    let Reply::Error { code, message, .. } = reply else {
         panic!("expected an error, got {reply:?}");
     };
     assert_eq!(code, ErrorCode::Internal);

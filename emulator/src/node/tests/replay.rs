@@ -136,10 +136,10 @@ fn password_checks_are_work_done_away_from_the_node_and_change_nothing_until_com
     assert_eq!(
         commit(&mut f, db),
         (
-            Reply::Error {
-                code: ErrorCode::InvalidCredentials,
-                message: "invalid user name, role or password".into()
-            },
+            Reply::error(
+                ErrorCode::InvalidCredentials,
+                "invalid user name, role or password"
+            ),
             true,
             0
         )

@@ -21,6 +21,7 @@ fn internal(reply: Reply) -> String {
         Reply::Error {
             code: ErrorCode::Internal,
             message,
+            ..
         } => message,
         other => panic!("expected an internal error, got {other:?}"),
     }
