@@ -59,6 +59,11 @@ impl Cluster {
         self.slots.len()
     }
 
+    /// The id HSM `i` gave in `hello`, once it has answered.
+    pub fn hsm_id(&self, i: usize) -> Option<&str> {
+        self.slots[i].hsm_id.as_deref()
+    }
+
     /// How an HSM is named in messages: its id and address, e.g. `hsm-2 (127.0.0.1:2224)`.
     pub fn label(&self, i: usize) -> String {
         let s = &self.slots[i];

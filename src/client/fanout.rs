@@ -2,6 +2,7 @@
 //! [`NodeResult`] into an accepted answer, a refusal or a miss, and judges the whole.
 
 use super::cluster::Cluster;
+use super::user_list::UnreachableHsm;
 use crate::error::{Error, Result};
 use crate::proto::Reply;
 
@@ -73,6 +74,37 @@ impl<T> Tally<T> {
     /// The HSMs whose answer was accepted.
     pub fn accepted_hsms(&self) -> Vec<usize> {
         self.accepted.iter().map(|(i, _)| *i).collect()
+    }
+
+    /// Judges a question asked of every HSM (a listing): the answers of those that
+    /// answered, and the others named with the reason, in configuration order; an error
+    /// only when no HSM answered.
+    pub fn answers(mut self, cluster: &Cluster) -> Result<(Vec<T>, Vec<UnreachableHsm>)> {
+        if self.accepted.is_empty() {
+            return Err(self
+                .take_refusal()
+                .unwrap_or_else(|| Error::NoHsmReachable {
+                    details: cluster.describe(&self.missed),
+                }));
+        }
+        let mut silent: Vec<(usize, String)> = self.missed;
+        silent.extend(
+            self.refused
+                .into_iter()
+                .map(|(i, _, why)| (i, format!("refused: {why}"))),
+        );
+        silent.sort_by_key(|(i, _)| *i);
+        let unreachable = silent
+            .into_iter()
+            .map(|(i, reason)| UnreachableHsm {
+                hsm: cluster.label(i),
+                reason,
+            })
+            .collect();
+        Ok((
+            self.accepted.into_iter().map(|(_, t)| t).collect(),
+            unreachable,
+        ))
     }
 
     /// The first refusal, taken out of the tally.

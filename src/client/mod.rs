@@ -17,5 +17,6 @@ mod tls;
 mod user_list;
 
 pub use crate::signer::Signer;
+pub use flows::quorum::{GeneratedToken, QuorumTokenList, QuorumTokenRow, QuorumValueList};
 pub use session::{HsmParticipation, IssuedTokens, LoginReport, Session, SessionOptions};
 pub use user_list::{Agreed, Strategy, UnreachableHsm, UserList, UserRow};

@@ -11,7 +11,7 @@ use super::cluster::Cluster;
 use super::exchange::{Challenges, Purpose};
 use crate::config::ClusterTarget;
 use crate::error::{Error, Result};
-use crate::proto::Role;
+use crate::proto::{Approval, ApprovalSignature, Op, Role};
 use crate::token_file::{QuorumApproval, TokenFile};
 
 /// Settings of a session.
@@ -117,6 +117,36 @@ impl Session {
         self.approval = None;
     }
 
+    /// `op` as the HSMs get it: wrapped with the approval when it is gated and one is set.
+    pub(super) fn with_approval(&self, op: Op) -> Op {
+        gate(self.approval_on_wire().as_ref(), op)
+    }
+
+    /// The approval as the protocol carries it, if one is set.
+    pub(super) fn approval_on_wire(&self) -> Option<Approval> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        self.approval.as_ref().map(|a| Approval {
+            approval_data: b64.encode(&a.approval_data),
+            signatures: a
+                .signatures
+                .iter()
+                .map(|s| ApprovalSignature {
+                    username: s.username.clone(),
+                    signature: b64.encode(&s.signature),
+                })
+                .collect(),
+        })
+    }
+
+    /// After a gated operation: an approval is used up by the operation that succeeds
+    /// with it; after a failure it stays for the next attempt.
+    pub(super) fn approval_used<T>(&mut self, result: &Result<T>) {
+        if result.is_ok() {
+            self.approval = None;
+        }
+    }
+
     /// Keeps `challenges` as the step waiting for the user.
     pub(super) fn wait_for_signatures(&mut self, challenges: Challenges) {
         self.pending = Some(Pending::TokenSign(challenges));
@@ -141,5 +171,16 @@ impl Session {
                 operation: purpose.name().into(),
             }),
         }
+    }
+}
+
+/// `op` wrapped with `approval` when `op` is gated and there is one.
+pub(super) fn gate(approval: Option<&Approval>, op: Op) -> Op {
+    match approval {
+        Some(approval) if op.gate().is_some() => Op::Approved {
+            approval: approval.clone(),
+            op: Box::new(op),
+        },
+        _ => op,
     }
 }

@@ -135,18 +135,27 @@ impl TokenFile {
 
     /// A new registration token file for one piece of approval data (at most 245 bytes).
     pub fn new_registration(approval_data: Vec<u8>) -> Result<Self> {
-        if approval_data.is_empty() || approval_data.len() > MAX_REGISTRATION_DATA_LEN {
-            return Err(Error::invalid_argument("approval_data", format!(
-                "registration approval data is {} bytes; it must be 1 to {MAX_REGISTRATION_DATA_LEN}",
-                approval_data.len()
-            )));
+        Self::new_registrations(vec![approval_data])
+    }
+
+    /// A new registration token file with one entry per piece of approval data (one per
+    /// HSM, each at most 245 bytes), in the order given.
+    pub fn new_registrations(approval_data: Vec<Vec<u8>>) -> Result<Self> {
+        let mut entries = Vec::with_capacity(approval_data.len());
+        for data in approval_data {
+            if data.is_empty() || data.len() > MAX_REGISTRATION_DATA_LEN {
+                return Err(Error::invalid_argument("approval_data", format!(
+                    "registration approval data is {} bytes; it must be 1 to {MAX_REGISTRATION_DATA_LEN}",
+                    data.len()
+                )));
+            }
+            entries.push(TokenEntry {
+                unsigned: sha256(&data),
+                approval_data: Some(data),
+                signed: None,
+            });
         }
-        let unsigned = sha256(&approval_data);
-        Self::from_entries(vec![TokenEntry {
-            approval_data: Some(approval_data),
-            unsigned,
-            signed: None,
-        }])
+        Self::from_entries(entries)
     }
 
     /// A new quorum approval file with no signatures yet.

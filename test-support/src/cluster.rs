@@ -97,10 +97,38 @@ impl TestCluster {
     }
 }
 
+impl TestCluster {
+    /// Admins `names` (password USER_PASSWORD), each logged in on a session of its own
+    /// and holding `keys[i]` as its quorum key, registered with the key as signer.
+    pub fn quorum_admins(&self, names: &[&str], keys: &[PrivateKey]) -> Vec<Session> {
+        let mut admin = self.admin();
+        names
+            .iter()
+            .zip(keys)
+            .map(|(name, key)| {
+                admin
+                    .run(async |ses| ses.create_user(name, Role::Admin, USER_PASSWORD).await)
+                    .unwrap();
+                let mut s = self.session();
+                s.run(async |ses| ses.login(name, Role::Admin, USER_PASSWORD).await)
+                    .unwrap();
+                s.run(async |ses| {
+                    ses.register_quorum_key_with(&key.public_key().unwrap(), key)
+                        .await
+                })
+                .unwrap();
+                s
+            })
+            .collect()
+    }
+}
+
 /// The error code of an HSM refusal, if that is what `e` is.
 pub fn hsm_code(e: &cloudhsm_mfa::Error) -> Option<cloudhsm_mfa::proto::ErrorCode> {
     match e {
-        cloudhsm_mfa::Error::Hsm { code, .. } => Some(*code),
+        cloudhsm_mfa::Error::Hsm { code, .. } | cloudhsm_mfa::Error::Quorum { code, .. } => {
+            Some(*code)
+        }
         _ => None,
     }
 }

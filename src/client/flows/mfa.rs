@@ -6,7 +6,7 @@ use std::path::Path;
 use super::users::{checked_password, REPLICATE};
 use crate::client::exchange::{self, Challenges, Purpose, Signed};
 use crate::client::fanout::Tally;
-use crate::client::session::{IssuedTokens, Session};
+use crate::client::session::{gate, IssuedTokens, Session};
 use crate::crypto::PublicKey;
 use crate::error::{Error, Result};
 use crate::proto::{Op, Reply, Role, Secret};
@@ -114,8 +114,9 @@ impl Session {
     ) -> Result<()> {
         let pem = public_key.to_pem()?;
         let (username, role) = (challenges.username.clone(), challenges.role);
+        let approval = self.approval_on_wire();
         let results = exchange::redeem(&mut self.cluster, &signed, |token, signature| {
-            Op::ChangeMfaFinish {
+            let op = Op::ChangeMfaFinish {
                 username: username.clone(),
                 role,
                 token,
@@ -123,12 +124,15 @@ impl Session {
                 public_key_pem: pem.clone(),
                 password: Secret::new(password),
                 change_quorum,
-            }
+            };
+            gate(approval.as_ref(), op)
         })
         .await;
-        Tally::new(&self.cluster, results, |r| {
+        let result = Tally::new(&self.cluster, results, |r| {
             matches!(r, Reply::Done).then_some(())
         })
-        .settle(&self.cluster, REPLICATE, &challenges.missed, true)
+        .settle(&self.cluster, REPLICATE, &challenges.missed, true);
+        self.approval_used(&result);
+        result
     }
 }

@@ -1,5 +1,7 @@
-//! The operations of a session, one file per area: logins, user management, MFA keys.
+//! The operations of a session, one file per area: logins, user management, MFA keys,
+//! quorum.
 
 mod login;
 mod mfa;
+pub(super) mod quorum;
 mod users;

@@ -3,7 +3,7 @@
 
 use crate::client::fanout::Tally;
 use crate::client::session::Session;
-use crate::client::user_list::{merge, UnreachableHsm, UserList};
+use crate::client::user_list::{merge, UserList};
 use crate::error::{Error, Result};
 use crate::proto::{Op, Reply, Role, Secret};
 use crate::user::check_password;
@@ -17,33 +17,11 @@ impl Session {
     pub async fn list_users(&mut self) -> Result<UserList> {
         self.cluster.connect_missing().await;
         let results = self.cluster.broadcast(Op::ListUsers).await;
-        let mut tally = Tally::new(&self.cluster, results, |r| match r {
+        let (lists, unreachable) = Tally::new(&self.cluster, results, |r| match r {
             Reply::Users { users } => Some(users),
             _ => None,
-        });
-        if tally.accepted.is_empty() {
-            return Err(tally
-                .take_refusal()
-                .unwrap_or_else(|| Error::NoHsmReachable {
-                    details: self.cluster.describe(&tally.missed),
-                }));
-        }
-        let mut silent: Vec<(usize, String)> = tally.missed;
-        silent.extend(
-            tally
-                .refused
-                .into_iter()
-                .map(|(i, _, why)| (i, format!("refused: {why}"))),
-        );
-        silent.sort_by_key(|(i, _)| *i);
-        let unreachable = silent
-            .into_iter()
-            .map(|(i, reason)| UnreachableHsm {
-                hsm: self.cluster.label(i),
-                reason,
-            })
-            .collect();
-        let lists: Vec<_> = tally.accepted.into_iter().map(|(_, users)| users).collect();
+        })
+        .answers(&self.cluster)?;
         Ok(merge(&lists, unreachable))
     }
 
@@ -74,13 +52,27 @@ impl Session {
         role: Role,
         password: &str,
     ) -> Result<()> {
+        self.change_password_deregistering(username, role, password, false, false)
+            .await
+    }
+
+    /// Sets a user's password on every HSM and, with `deregister_mfa`, removes its MFA key
+    /// (and with it the quorum key), or with `deregister_quorum` its quorum key.
+    pub async fn change_password_deregistering(
+        &mut self,
+        username: &str,
+        role: Role,
+        password: &str,
+        deregister_mfa: bool,
+        deregister_quorum: bool,
+    ) -> Result<()> {
         checked_password(password)?;
         let op = Op::ChangePassword {
             username: username.to_string(),
             role,
             password: Secret::new(password),
-            deregister_mfa: false,
-            deregister_quorum: false,
+            deregister_mfa,
+            deregister_quorum,
         };
         self.mutate(op).await
     }
@@ -94,14 +86,25 @@ impl Session {
         self.mutate(op).await
     }
 
-    /// Sends a user change to every HSM; HSMs that cannot be reached count as failures.
+    /// Sends a user change to every HSM (with the session's approval when the change is
+    /// gated); HSMs that cannot be reached count as failures.
     pub(super) async fn mutate(&mut self, op: Op) -> Result<()> {
+        self.mutate_as(op, REPLICATE).await
+    }
+
+    /// [`Session::mutate`], naming the operation `operation` in a partial failure.
+    pub(super) async fn mutate_as(&mut self, op: Op, operation: &str) -> Result<()> {
         self.cluster.connect_missing().await;
-        let results = self.cluster.broadcast(op).await;
-        Tally::new(&self.cluster, results, |r| {
+        let gated = op.gate().is_some();
+        let results = self.cluster.broadcast(self.with_approval(op)).await;
+        let result = Tally::new(&self.cluster, results, |r| {
             matches!(r, Reply::Done).then_some(())
         })
-        .settle(&self.cluster, REPLICATE, &[], true)
+        .settle(&self.cluster, operation, &[], true);
+        if gated {
+            self.approval_used(&result);
+        }
+        result
     }
 }
 
