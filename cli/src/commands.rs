@@ -8,6 +8,7 @@ use clap::Subcommand;
 use crate::cluster::{self, ClusterCommand};
 use crate::login::{self, LoginArgs};
 use crate::output::emit;
+use crate::quorum::{self, QuorumCommand};
 use crate::session::{Context, TargetArgs};
 use crate::user::{self, UserCommand};
 
@@ -17,9 +18,12 @@ pub enum HsmCommand {
     Login(LoginArgs),
     /// Logout of your cluster
     Logout,
-    /// Manage users: list, create, delete, change-password, change-mfa
+    /// Manage users: list, create, delete, change-password, change-mfa, change-quorum
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage quorum authentication: tokens, approvals, quorum values
+    #[command(subcommand)]
+    Quorum(QuorumCommand),
     /// Manage the cluster: activate
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -36,7 +40,9 @@ pub fn run(ctx: &mut Context, target: &TargetArgs, cmd: HsmCommand) -> ExitCode 
             UserCommand::Delete(args) => emit(user::delete(ctx, target, args)),
             UserCommand::ChangePassword(args) => emit(user::change_password(ctx, target, args)),
             UserCommand::ChangeMfa(cmd) => emit(user::change_mfa(ctx, target, cmd)),
+            UserCommand::ChangeQuorum(cmd) => emit(quorum::register(ctx, target, cmd)),
         },
+        HsmCommand::Quorum(cmd) => quorum::run(ctx, target, cmd),
         HsmCommand::Cluster(cmd) => emit(cluster::run(ctx, target, cmd)),
     }
 }

@@ -14,6 +14,7 @@ mod login;
 mod output;
 mod prompt;
 mod quickstart;
+mod quorum;
 mod session;
 mod tokens;
 mod user;

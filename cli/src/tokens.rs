@@ -182,8 +182,40 @@ enum ShownBody {
         approval_data_bytes: usize,
         token: String,
         token_hex: String,
+        /// The HSMs' records, when `approval_data` is in this library's layout.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        records: Option<Vec<ShownRecord>>,
         signatures: Vec<ShownApprover>,
     },
+}
+
+/// One HSM's approval record (SPEC §7), decoded.
+#[derive(Serialize)]
+struct ShownRecord {
+    hsm_id: String,
+    service: &'static str,
+    username: String,
+    created: u32,
+    token_id: String,
+}
+
+impl From<cloudhsm_mfa::quorum::Record> for ShownRecord {
+    fn from(r: cloudhsm_mfa::quorum::Record) -> Self {
+        ShownRecord {
+            hsm_id: r.hsm_id,
+            service: r.service.as_str(),
+            username: r.username,
+            created: r.created,
+            token_id: format!("{:016x}", r.token_id),
+        }
+    }
+}
+
+/// The records of `approval_data`, if it is in this library's layout.
+fn records(approval_data: &[u8]) -> Option<Vec<ShownRecord>> {
+    cloudhsm_mfa::quorum::record::split(approval_data)
+        .ok()
+        .map(|rs| rs.into_iter().map(ShownRecord::from).collect())
 }
 
 #[derive(Serialize)]
@@ -192,6 +224,9 @@ struct ShownToken {
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     approval_data: Option<String>,
+    /// The HSM's record, for a registration token in this library's layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<ShownRecord>,
     unsigned: String,
     unsigned_hex: String,
     signed: String,
@@ -221,6 +256,11 @@ fn show(args: ShowArgs) -> Outcome<Shown> {
                         "unsigned"
                     },
                     approval_data: e.approval_data.as_deref().map(|d| B64.encode(d)),
+                    record: e
+                        .approval_data
+                        .as_deref()
+                        .and_then(|d| cloudhsm_mfa::quorum::Record::decode(d).ok())
+                        .map(ShownRecord::from),
                     unsigned: B64.encode(e.unsigned),
                     unsigned_hex: hex(&e.unsigned),
                     signed: e
@@ -243,6 +283,7 @@ fn show(args: ShowArgs) -> Outcome<Shown> {
             approval_data_bytes: a.approval_data.len(),
             token: B64.encode(a.token),
             token_hex: hex(&a.token),
+            records: records(&a.approval_data),
             signatures: a
                 .signatures
                 .iter()

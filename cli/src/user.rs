@@ -1,5 +1,6 @@
 //! `user list`, `user create`, `user delete`, `user change-password` and
-//! `user change-mfa token-sign` (SPEC §4, §6, §8).
+//! `user change-mfa token-sign` (SPEC §4, §6, §8); the gated ones take `--approval`
+//! (SPEC §7).
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use cloudhsm_mfa::{PrivateKey, PublicKey};
 
 use crate::output::Outcome;
 use crate::prompt::{PUBLIC_KEY_FILE, SIGNED_TOKEN_FILE};
+use crate::quorum::{approved, ApprovalArg, ChangeQuorumCommand};
 use crate::session::{answered_path, Context, Identity, RoleArg, TargetArgs};
 
 #[derive(Subcommand)]
@@ -24,6 +26,9 @@ pub enum UserCommand {
     /// Change a user's Mfa Strategy
     #[command(subcommand)]
     ChangeMfa(ChangeMfaCommand),
+    /// Change a user's Quorum Strategy
+    #[command(subcommand)]
+    ChangeQuorum(ChangeQuorumCommand),
 }
 
 #[derive(Args)]
@@ -38,6 +43,8 @@ pub struct CreateArgs {
     /// for it twice (without echo)
     #[arg(long, value_name = "PASSWORD")]
     password: Option<String>,
+    #[command(flatten)]
+    approval: ApprovalArg,
 }
 
 #[derive(Args)]
@@ -48,6 +55,8 @@ pub struct DeleteArgs {
     /// Role the user has in the cluster
     #[arg(long, value_name = "ROLE")]
     role: RoleArg,
+    #[command(flatten)]
+    approval: ApprovalArg,
 }
 
 #[derive(Args)]
@@ -62,6 +71,14 @@ pub struct ChangePasswordArgs {
     /// it twice (without echo)
     #[arg(long, value_name = "PASSWORD")]
     password: Option<String>,
+    /// Deregister the MFA public key (and with it the quorum public key)
+    #[arg(long)]
+    deregister_mfa: bool,
+    /// Deregister the quorum public key
+    #[arg(long)]
+    deregister_quorum: bool,
+    #[command(flatten)]
+    approval: ApprovalArg,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +122,8 @@ pub struct TokenSignArgs {
     /// one and the public key
     #[arg(long, value_name = "KEY")]
     sign_with: Option<PathBuf>,
+    #[command(flatten)]
+    approval: ApprovalArg,
 }
 
 pub fn list(ctx: &mut Context, target: &TargetArgs) -> Outcome<UserList> {
@@ -116,22 +135,34 @@ pub fn list(ctx: &mut Context, target: &TargetArgs) -> Outcome<UserList> {
 
 pub fn create(ctx: &mut Context, target: &TargetArgs, args: CreateArgs) -> Outcome<Identity> {
     ctx.clusters.check(target, true)?;
+    let approval = args.approval.load()?;
     let password = ctx.input.new_password_or_ask(args.password)?;
     let role = args.role.into();
-    ctx.clusters
-        .logged_in(target)?
-        .run(async |ses| ses.create_user(&args.username, role, &password).await)
-        .map_err(|e| e.to_string())?;
+    approved(
+        ctx.clusters.logged_in(target)?,
+        approval.as_ref(),
+        |session| {
+            session
+                .run(async |ses| ses.create_user(&args.username, role, &password).await)
+                .map_err(|e| e.to_string())
+        },
+    )?;
     Ok(Identity::new(&args.username, role))
 }
 
 pub fn delete(ctx: &mut Context, target: &TargetArgs, args: DeleteArgs) -> Outcome<Identity> {
     ctx.clusters.check(target, true)?;
+    let approval = args.approval.load()?;
     let role = args.role.into();
-    ctx.clusters
-        .logged_in(target)?
-        .run(async |ses| ses.delete_user(&args.username, role).await)
-        .map_err(|e| e.to_string())?;
+    approved(
+        ctx.clusters.logged_in(target)?,
+        approval.as_ref(),
+        |session| {
+            session
+                .run(async |ses| ses.delete_user(&args.username, role).await)
+                .map_err(|e| e.to_string())
+        },
+    )?;
     Ok(Identity::new(&args.username, role))
 }
 
@@ -141,12 +172,22 @@ pub fn change_password(
     args: ChangePasswordArgs,
 ) -> Outcome<Identity> {
     ctx.clusters.check(target, true)?;
+    let approval = args.approval.load()?;
     let password = ctx.input.new_password_or_ask(args.password)?;
     let role = args.role.into();
-    ctx.clusters
-        .logged_in(target)?
-        .run(async |ses| ses.change_password(&args.username, role, &password).await)
-        .map_err(|e| e.to_string())?;
+    let (mfa, quorum) = (args.deregister_mfa, args.deregister_quorum);
+    approved(
+        ctx.clusters.logged_in(target)?,
+        approval.as_ref(),
+        |session| {
+            session
+                .run(async |ses| {
+                    ses.change_password_deregistering(&args.username, role, &password, mfa, quorum)
+                        .await
+                })
+                .map_err(|e| e.to_string())
+        },
+    )?;
     Ok(Identity::new(&args.username, role))
 }
 
@@ -156,24 +197,51 @@ pub fn change_mfa(
     ChangeMfaCommand::TokenSign(args): ChangeMfaCommand,
 ) -> Outcome<Identity> {
     ctx.clusters.check(target, true)?;
+    let approval = args.approval.load()?;
     let key = match &args.sign_with {
         Some(path) => Some(load_private(path)?),
         None => None,
     };
-    let password = ctx.input.new_password_or_ask(args.change_password)?;
+    let password = ctx
+        .input
+        .new_password_or_ask(args.change_password.clone())?;
+    let session = ctx.clusters.logged_in(target)?;
+    if let Some(file) = &approval {
+        session
+            .run(async |ses| ses.set_approval(file))
+            .map_err(|e| e.to_string())?;
+    }
+    let result = change_mfa_steps(ctx, target, args, key, &password);
+    if let Ok(session) = ctx.clusters.session(target) {
+        let _ = session.run(async |ses| {
+            ses.clear_approval();
+            Ok::<_, cloudhsm_mfa::Error>(())
+        });
+    }
+    result
+}
+
+/// The steps of `user change-mfa token-sign`, with the approval (if any) set.
+fn change_mfa_steps(
+    ctx: &mut Context,
+    target: &TargetArgs,
+    args: TokenSignArgs,
+    key: Option<PrivateKey>,
+    password: &str,
+) -> Outcome<Identity> {
     let role = args.role.into();
     let user = args.username.as_str();
     let quorum = args.change_quorum;
     let session = ctx.clusters.logged_in(target)?;
     if args.deregister {
         session
-            .run(async |ses| ses.deregister_mfa(user, role, &password, quorum).await)
+            .run(async |ses| ses.deregister_mfa(user, role, password, quorum).await)
             .map_err(|e| e.to_string())?;
     } else if let Some(key) = key {
         let public = key.public_key().map_err(|e| e.to_string())?;
         session
             .run(async |ses| {
-                ses.change_mfa_with(user, role, &public, &password, quorum, &key)
+                ses.change_mfa_with(user, role, &public, password, quorum, &key)
                     .await
             })
             .map_err(|e| e.to_string())?;
@@ -187,6 +255,7 @@ pub fn change_mfa(
             .run(async |ses| ses.change_mfa_begin(user, role, &token).await)
             .map_err(|e| e.to_string())?;
         let signed = ctx.input.answer(SIGNED_TOKEN_FILE)?;
+        let session = ctx.clusters.logged_in(target)?;
         let public_path = ctx.input.answer(PUBLIC_KEY_FILE)?;
         if public_path.is_empty() {
             return Err(
@@ -198,7 +267,7 @@ pub fn change_mfa(
         let public = PublicKey::load(Path::new(&public_path)).map_err(|e| e.to_string())?;
         session
             .run(async |ses| {
-                ses.change_mfa_finish(answered_path(&signed), &public, &password, quorum)
+                ses.change_mfa_finish(answered_path(&signed), &public, password, quorum)
                     .await
             })
             .map_err(|e| e.to_string())?;

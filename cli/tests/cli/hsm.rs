@@ -314,6 +314,33 @@ impl Driver {
         }
     }
 
+    /// Sends one command line and waits for its JSON document on stdout, which it returns
+    /// (the command must not prompt).
+    pub fn command(&mut self, line: &str) -> Value {
+        // The documents printed so far; the last may still be arriving.
+        let complete = |text: &str| -> Vec<Value> {
+            serde_json::Deserializer::from_str(text)
+                .into_iter::<Value>()
+                .map_while(Result::ok)
+                .collect()
+        };
+        let before = complete(&self.stdout.lock().unwrap()).len();
+        self.send(line);
+        let start = Instant::now();
+        loop {
+            let docs = complete(&self.stdout.lock().unwrap());
+            if docs.len() > before {
+                return docs[before].clone();
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "no answer to {line:?}; stderr:\n{}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until `text` has appeared `count` times on stderr.
     pub fn wait_for(&self, text: &str, count: usize) {
         self.wait_in(&self.stderr, text, count)

@@ -12,6 +12,7 @@ mod interactive;
 mod keygen;
 mod login;
 mod quickstart;
+mod quorum;
 mod single_command;
 mod tokens_show;
 mod tokens_sign;

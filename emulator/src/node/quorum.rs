@@ -298,7 +298,8 @@ impl Node {
                 service: t.service,
                 approvals_required: self.state.quorum.get(t.service),
                 approvals: 0,
-                expires_in_secs: t.expires.duration_since(now).as_secs(),
+                // Rounded up: a token generated now lasts its whole lifetime.
+                expires_in_secs: t.expires.duration_since(now).as_millis().div_ceil(1000) as u64,
             })
             .collect();
         tokens.sort_by(|a, b| (&a.username, a.service).cmp(&(&b.username, b.service)));
