@@ -35,16 +35,20 @@ STATIC_ASSERT(sizeof(CHM_INITIALIZE_ARGS) ==
                   offsetof(CHM_INITIALIZE_ARGS, flags) + sizeof(uint64_t),
               initialize_args_size);
 /* The function list: `version`, then the 54 functions of version 3, last of them
- * CHM_ActivateCluster; new functions only ever come after it. */
+ * CHM_ActivateCluster, then the 11 more of version 4, last of them
+ * CHM_GetLastErrorApprovals; new functions only ever come after it. */
 #define FUNCTION_SIZE sizeof(((CHM_FUNCTION_LIST *)0)->CHM_Initialize)
 STATIC_ASSERT(offsetof(CHM_FUNCTION_LIST, CHM_Initialize) == sizeof(void *), list_first);
 STATIC_ASSERT(offsetof(CHM_FUNCTION_LIST, CHM_ActivateCluster) ==
                   offsetof(CHM_FUNCTION_LIST, CHM_Initialize) + 53 * FUNCTION_SIZE,
               list_v3_last);
+STATIC_ASSERT(offsetof(CHM_FUNCTION_LIST, CHM_GetLastErrorApprovals) ==
+                  offsetof(CHM_FUNCTION_LIST, CHM_Initialize) + 64 * FUNCTION_SIZE,
+              list_v4_last);
 STATIC_ASSERT(sizeof(CHM_FUNCTION_LIST) ==
-                  offsetof(CHM_FUNCTION_LIST, CHM_Initialize) + 54 * FUNCTION_SIZE,
-              list_v3_size);
-STATIC_ASSERT(CHM_FUNCTION_LIST_VERSION == 3, list_version);
+                  offsetof(CHM_FUNCTION_LIST, CHM_Initialize) + 65 * FUNCTION_SIZE,
+              list_v4_size);
+STATIC_ASSERT(CHM_FUNCTION_LIST_VERSION == 4, list_version);
 /* PKCS#11 numbers where the meaning is the same; vendor codes from 0x80000000. */
 STATIC_ASSERT(CHMR_OK == 0, ok);
 STATIC_ASSERT(CHMR_GENERAL_ERROR == 0x05, general_error);

@@ -42,7 +42,7 @@
 /**
  * The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
  */
-#define CHM_FUNCTION_LIST_VERSION 3
+#define CHM_FUNCTION_LIST_VERSION 4
 
 /**
  * Length in bytes of a token (a challenge to sign): 32.
@@ -88,6 +88,41 @@
  * Flag of the MFA change functions: set (or remove) the quorum key with the MFA key.
  */
 #define CHMF_CHANGE_QUORUM 1
+
+/**
+ * Flag of `CHM_ChangePasswordEx`: also remove the MFA key (and with it the quorum key).
+ */
+#define CHMF_DEREGISTER_MFA 2
+
+/**
+ * Flag of `CHM_ChangePasswordEx`: also remove the quorum key.
+ */
+#define CHMF_DEREGISTER_QUORUM 4
+
+/**
+ * Quorum service: user management (create, delete, change password, change MFA).
+ */
+#define CHM_SERVICE_USER 1
+
+/**
+ * Quorum service: setting quorum values.
+ */
+#define CHM_SERVICE_QUORUM 2
+
+/**
+ * Quorum service: quorum key registration (tokens only, no quorum value).
+ */
+#define CHM_SERVICE_REGISTRATION 3
+
+/**
+ * Scope of `CHM_QuorumDeleteTokens`: the logged-in user's tokens.
+ */
+#define CHM_QUORUM_SCOPE_USER 1
+
+/**
+ * Scope of `CHM_QuorumDeleteTokens`: every user's tokens (admins).
+ */
+#define CHM_QUORUM_SCOPE_ALL 2
 
 /**
  * Entry status: the signature verifies with the key.
@@ -319,6 +354,26 @@ typedef struct CHM_FUNCTION_LIST {
                                const char *password);
   CHM_RV (*CHM_ListUsers)(CHM_SESSION_HANDLE session, char *buf, size_t *len);
   CHM_RV (*CHM_ActivateCluster)(CHM_SESSION_HANDLE session, const char *password);
+  CHM_RV (*CHM_SetApproval)(CHM_SESSION_HANDLE session, CHM_TOKEN_FILE_HANDLE approval);
+  CHM_RV (*CHM_ClearApproval)(CHM_SESSION_HANDLE session);
+  CHM_RV (*CHM_QuorumGenerate)(CHM_SESSION_HANDLE session, uint32_t service, const char *token_path);
+  CHM_RV (*CHM_QuorumListTokens)(CHM_SESSION_HANDLE session, char *buf, size_t *len);
+  CHM_RV (*CHM_QuorumGetValue)(CHM_SESSION_HANDLE session, uint32_t service, uint32_t *value);
+  CHM_RV (*CHM_QuorumSetValue)(CHM_SESSION_HANDLE session, uint32_t service, uint32_t value);
+  CHM_RV (*CHM_QuorumDeleteTokens)(CHM_SESSION_HANDLE session, uint32_t scope);
+  CHM_RV (*CHM_RegisterQuorumKey)(CHM_SESSION_HANDLE session,
+                                  const char *public_key_path,
+                                  const char *signed_path);
+  CHM_RV (*CHM_RegisterQuorumKeyWithSigner)(CHM_SESSION_HANDLE session,
+                                            const char *public_key_path,
+                                            CHM_SIGN_CALLBACK callback,
+                                            void *user_data);
+  CHM_RV (*CHM_ChangePasswordEx)(CHM_SESSION_HANDLE session,
+                                 const char *username,
+                                 uint32_t role,
+                                 const char *password,
+                                 uint32_t flags);
+  CHM_RV (*CHM_GetLastErrorApprovals)(uint32_t *present, uint32_t *required);
 } CHM_FUNCTION_LIST;
 
 /**
@@ -718,6 +773,114 @@ CHM_RV CHM_VerifyToken(CHM_KEY_HANDLE key,
                        size_t token_len,
                        const uint8_t *sig,
                        size_t sig_len);
+
+/**
+ * Sets the quorum approval file `approval` (a token file handle of kind
+ * `CHM_TOKEN_FILE_QUORUM_APPROVAL`) for the session's next gated operation (creating,
+ * deleting a user, changing a password or an MFA key, setting a quorum value). It is
+ * used up by the operation that succeeds with it; after a failure it stays set.
+ */
+CHM_RV CHM_SetApproval(CHM_SESSION_HANDLE session, CHM_TOKEN_FILE_HANDLE approval);
+
+/**
+ * Forgets the approval set for the session's next gated operation, if any.
+ */
+CHM_RV CHM_ClearApproval(CHM_SESSION_HANDLE session);
+
+/**
+ * Writes a quorum token of the logged-in user for `service` to `token_path`: an approval
+ * file for `CHM_SERVICE_USER` and `CHM_SERVICE_QUORUM` (admins), a registration file for
+ * `CHM_SERVICE_REGISTRATION`. The token lasts as long as the session's login, at most the
+ * HSMs' token lifetime (600 s by default).
+ *
+ * # Safety
+ * `token_path` must be a NUL-terminated string.
+ */
+CHM_RV CHM_QuorumGenerate(CHM_SESSION_HANDLE session, uint32_t service, const char *token_path);
+
+/**
+ * Copies the open quorum tokens of the cluster as the JSON of `quorum token-sign list`
+ * (`{"tokens": [...]}`), NUL-terminated, with the two-call idiom. Each call asks the
+ * cluster again: call again on `CHMR_BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `len` must be valid for reads and writes; a non-NULL `buf` writable for `*len` bytes.
+ */
+CHM_RV CHM_QuorumListTokens(CHM_SESSION_HANDLE session, char *buf, size_t *len);
+
+/**
+ * Sets `*value` to the quorum value of `service` (`CHM_SERVICE_USER` or
+ * `CHM_SERVICE_QUORUM`) that every HSM that answered agrees on; `CHMR_PARTIAL_FAILURE`
+ * when they disagree. No login is needed.
+ *
+ * # Safety
+ * `value` must be valid for a write.
+ */
+CHM_RV CHM_QuorumGetValue(CHM_SESSION_HANDLE session, uint32_t service, uint32_t *value);
+
+/**
+ * Sets the quorum value (1 to 8) of `service` on every HSM (admins; gated by the quorum
+ * service: set an approval first when its value is above 1).
+ */
+CHM_RV CHM_QuorumSetValue(CHM_SESSION_HANDLE session, uint32_t service, uint32_t value);
+
+/**
+ * Ends quorum tokens: the logged-in user's (`CHM_QUORUM_SCOPE_USER`) or every user's
+ * (`CHM_QUORUM_SCOPE_ALL`, admins).
+ */
+CHM_RV CHM_QuorumDeleteTokens(CHM_SESSION_HANDLE session, uint32_t scope);
+
+/**
+ * Registers the public key in `public_key_path` (PEM) as the logged-in user's quorum
+ * key, from the registration file `signed_path` (from `CHM_QuorumGenerate` with
+ * `CHM_SERVICE_REGISTRATION`, signed with the matching private key).
+ *
+ * # Safety
+ * `public_key_path` and `signed_path` must be NUL-terminated strings.
+ */
+CHM_RV CHM_RegisterQuorumKey(CHM_SESSION_HANDLE session,
+                             const char *public_key_path,
+                             const char *signed_path);
+
+/**
+ * Registers the public key in `public_key_path` as the logged-in user's quorum key in one
+ * call: each HSM's registration token is signed by `callback` (as for
+ * `CHM_LoginMfaWithSigner`) with the matching private key.
+ *
+ * # Safety
+ * `public_key_path` must be a NUL-terminated string; `callback` must be safe to call with
+ * `user_data`.
+ */
+CHM_RV CHM_RegisterQuorumKeyWithSigner(CHM_SESSION_HANDLE session,
+                                       const char *public_key_path,
+                                       CHM_SIGN_CALLBACK callback,
+                                       void *user_data);
+
+/**
+ * Sets a user's password on every HSM, as `CHM_ChangePassword`, and with `flags`
+ * `CHMF_DEREGISTER_MFA` removes its MFA key (and with it its quorum key), with
+ * `CHMF_DEREGISTER_QUORUM` its quorum key.
+ *
+ * # Safety
+ * `username` and `password` must be NUL-terminated strings.
+ */
+CHM_RV CHM_ChangePasswordEx(CHM_SESSION_HANDLE session,
+                            const char *username,
+                            uint32_t role,
+                            const char *password,
+                            uint32_t flags);
+
+/**
+ * The counts of this thread's last failure when it was a quorum refusal
+ * (`CHMR_QUORUM_APPROVAL_REQUIRED`, `CHMR_QUORUM_TOO_FEW`): the valid approvals an HSM
+ * counted and the approvals its service requires. Both are 0 when the last failure was
+ * not one (a real refusal requires at least 2). Works before `CHM_Initialize`, and does
+ * not change the last error.
+ *
+ * # Safety
+ * `present` and `required` must be valid for writes.
+ */
+CHM_RV CHM_GetLastErrorApprovals(uint32_t *present, uint32_t *required);
 
 /**
  * Opens a session with the cluster `cluster_id` (NULL: the only cluster of the

@@ -253,6 +253,7 @@ const FUNCTION_LIST_VERSIONS: &[(u32, usize, &str)] = &[
     (1, 37, "CHM_SignTokenFile"),
     (2, 38, "CHM_PublicKeyToPem"),
     (3, 54, "CHM_ActivateCluster"),
+    (4, 65, "CHM_GetLastErrorApprovals"),
 ];
 
 /// The members of the header's `CHM_FUNCTION_LIST` after `version`, in order.

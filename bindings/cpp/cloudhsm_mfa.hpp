@@ -103,11 +103,14 @@ inline std::string last_error_message() {
 /// A failed call: the return code, the C function that failed and the library's message.
 class Error : public std::runtime_error {
   public:
-    Error(CHM_RV code, std::string function, std::string message)
+    Error(CHM_RV code, std::string function, std::string message,
+          std::uint32_t approvals_present = 0, std::uint32_t approvals_required = 0)
         : std::runtime_error(describe(code, function, message)),
           code_(code),
           function_(std::move(function)),
-          message_(std::move(message)) {}
+          message_(std::move(message)),
+          present_(approvals_present),
+          required_(approvals_required) {}
 
     /// The CHM_RV code (CHMR_TOKEN_FILE_INVALID, CHMR_SIGNATURE_INVALID, ...).
     CHM_RV code() const noexcept { return code_; }
@@ -115,6 +118,11 @@ class Error : public std::runtime_error {
     const std::string &function() const noexcept { return function_; }
     /// The message of CHM_GetLastError for the failure.
     const std::string &message() const noexcept { return message_; }
+    /// For a quorum refusal (CHMR_QUORUM_APPROVAL_REQUIRED, CHMR_QUORUM_TOO_FEW): the valid
+    /// approvals an HSM counted; 0 otherwise.
+    std::uint32_t approvals_present() const noexcept { return present_; }
+    /// For a quorum refusal: the approvals the service requires; 0 otherwise.
+    std::uint32_t approvals_required() const noexcept { return required_; }
 
   private:
     static std::string describe(CHM_RV code, const std::string &function,
@@ -134,13 +142,20 @@ class Error : public std::runtime_error {
     CHM_RV code_;
     std::string function_;
     std::string message_;
+    std::uint32_t present_;
+    std::uint32_t required_;
 };
 
 namespace detail {
 
 inline void check(CHM_RV rv, const char *function) {
     if (rv != CHMR_OK) {
-        throw Error(rv, function, last_error_message());
+        std::string message = last_error_message();
+        std::uint32_t present = 0, required = 0;
+        if (CHM_GetLastErrorApprovals(&present, &required) != CHMR_OK) {
+            present = required = 0;
+        }
+        throw Error(rv, function, std::move(message), present, required);
     }
 }
 
@@ -608,6 +623,19 @@ inline void sign_token_file(const std::string &token_path, const std::string &ke
                   fn);
 }
 
+/// A quorum service (CHM_SERVICE_*).
+enum class Service : std::uint32_t {
+    User = CHM_SERVICE_USER,
+    Quorum = CHM_SERVICE_QUORUM,
+    Registration = CHM_SERVICE_REGISTRATION,
+};
+
+/// Whose quorum tokens Session::delete_quorum_tokens ends (CHM_QUORUM_SCOPE_*).
+enum class QuorumScope : std::uint32_t {
+    User = CHM_QUORUM_SCOPE_USER,
+    All = CHM_QUORUM_SCOPE_ALL,
+};
+
 /// A user's role (CHM_ROLE_*).
 enum class Role : std::uint32_t {
     Admin = CHM_ROLE_ADMIN,
@@ -851,6 +879,88 @@ class Session {
         return detail::read_text("CHM_ListUsers", [&](char *buf, std::size_t *len) {
             return CHM_ListUsers(session, buf, len);
         });
+    }
+
+    /// CHM_ChangePasswordEx: sets the password and, with `deregister_mfa`, removes the MFA
+    /// key (and with it the quorum key), with `deregister_quorum` the quorum key.
+    void change_password(const std::string &username, Role role, const std::string &password,
+                         bool deregister_mfa, bool deregister_quorum) {
+        const char *fn = "CHM_ChangePasswordEx";
+        const std::uint32_t flags =
+            (deregister_mfa ? static_cast<std::uint32_t>(CHMF_DEREGISTER_MFA) : 0u) |
+            (deregister_quorum ? static_cast<std::uint32_t>(CHMF_DEREGISTER_QUORUM) : 0u);
+        detail::check(CHM_ChangePasswordEx(handle(), detail::c_string(username, fn, "username"),
+                                           static_cast<std::uint32_t>(role),
+                                           detail::c_string(password, fn, "password"), flags),
+                      fn);
+    }
+
+    /// CHM_SetApproval: the quorum approval file for the session's next gated operation;
+    /// used up by the operation that succeeds with it.
+    void set_approval(const TokenFile &approval) {
+        detail::check(CHM_SetApproval(handle(), approval.handle()), "CHM_SetApproval");
+    }
+
+    /// CHM_ClearApproval.
+    void clear_approval() { detail::check(CHM_ClearApproval(handle()), "CHM_ClearApproval"); }
+
+    /// CHM_QuorumGenerate: writes an approval file (user, quorum) or a registration file
+    /// (registration) to `token_path`; the token lasts as long as this login.
+    void generate_quorum_token(Service service, const std::string &token_path) {
+        const char *fn = "CHM_QuorumGenerate";
+        detail::check(CHM_QuorumGenerate(handle(), static_cast<std::uint32_t>(service),
+                                         detail::c_string(token_path, fn, "token_path")),
+                      fn);
+    }
+
+    /// CHM_QuorumListTokens: the open quorum tokens as the JSON of `quorum token-sign list`.
+    std::string list_quorum_tokens() const {
+        const CHM_SESSION_HANDLE session = handle();
+        return detail::read_text("CHM_QuorumListTokens", [&](char *buf, std::size_t *len) {
+            return CHM_QuorumListTokens(session, buf, len);
+        });
+    }
+
+    /// CHM_QuorumGetValue: the quorum value of the user or quorum service.
+    std::uint32_t quorum_value(Service service) const {
+        std::uint32_t value = 0;
+        detail::check(CHM_QuorumGetValue(handle(), static_cast<std::uint32_t>(service), &value),
+                      "CHM_QuorumGetValue");
+        return value;
+    }
+
+    /// CHM_QuorumSetValue (admins; gated by the quorum service).
+    void set_quorum_value(Service service, std::uint32_t value) {
+        detail::check(CHM_QuorumSetValue(handle(), static_cast<std::uint32_t>(service), value),
+                      "CHM_QuorumSetValue");
+    }
+
+    /// CHM_QuorumDeleteTokens.
+    void delete_quorum_tokens(QuorumScope scope) {
+        detail::check(CHM_QuorumDeleteTokens(handle(), static_cast<std::uint32_t>(scope)),
+                      "CHM_QuorumDeleteTokens");
+    }
+
+    /// CHM_RegisterQuorumKey: the key of `public_key_path` from the signed registration
+    /// file `signed_path`.
+    void register_quorum_key(const std::string &public_key_path, const std::string &signed_path) {
+        const char *fn = "CHM_RegisterQuorumKey";
+        detail::check(CHM_RegisterQuorumKey(handle(),
+                                            detail::c_string(public_key_path, fn, "public_key_path"),
+                                            detail::c_string(signed_path, fn, "signed_path")),
+                      fn);
+    }
+
+    /// CHM_RegisterQuorumKeyWithSigner: the key of `public_key_path` in one call; `signer`
+    /// signs each HSM's registration token with its private key.
+    void register_quorum_key(const std::string &public_key_path, const Signer &signer) {
+        const char *fn = "CHM_RegisterQuorumKeyWithSigner";
+        const char *pub = detail::c_string(public_key_path, fn, "public_key_path");
+        detail::SignerBridge bridge(signer);
+        const CHM_RV rv = CHM_RegisterQuorumKeyWithSigner(handle(), pub,
+                                                          &detail::SignerBridge::callback, &bridge);
+        bridge.rethrow_if_failed();
+        detail::check(rv, fn);
     }
 
     /// CHM_ActivateCluster: the first admin of a new cluster gets `password`.

@@ -258,6 +258,72 @@ void test_users_and_mfa(const Env &env) {
     CHECK_THROWS(adopted.close(), CHMR_SESSION_HANDLE_INVALID, "is not an open session handle");
 }
 
+// Quorum from C++: three admins with quorum keys (two from a signer lambda, one in two
+// phases), the user service at 2, a creation refused with the counts on the exception,
+// accepted with two approvals, and the approval used up.
+void test_quorum(const Env &env) {
+    section("quorum: keys, a value of 2, approvals");
+    chm::Session admin = chm::Session::open();
+    admin.login("admin", chm::Role::Admin, env.admin_password);
+    const std::string key3 = env.dir + "/key3.pem", pub3 = env.dir + "/key3.pub";
+    chm::generate_key_pair(2048, key3, pub3);
+    const chm::PrivateKey k1 = chm::PrivateKey::load(env.key);
+    const chm::PrivateKey k2 = chm::PrivateKey::load(env.key2);
+    const chm::PrivateKey k3 = chm::PrivateKey::load(key3);
+    admin.register_quorum_key(env.pub, [&](const chm::Token &t) { return k1.sign(t); });
+    const std::string pw = "approver-pw-1";
+    for (const char *name : {"q2", "q3"}) {
+        admin.create_user(name, chm::Role::Admin, pw);
+    }
+    {
+        chm::Session q2 = chm::Session::open();
+        q2.login("q2", chm::Role::Admin, pw);
+        q2.register_quorum_key(env.pub2, [&](const chm::Token &t) { return k2.sign(t); });
+        chm::Session q3 = chm::Session::open();
+        q3.login("q3", chm::Role::Admin, pw);
+        const std::string reg = env.dir + "/reg.json";
+        q3.generate_quorum_token(chm::Service::Registration, reg);
+        chm::TokenFile file = chm::TokenFile::load(reg);
+        CHECK(file.kind() == chm::TokenFileKind::Registration);
+        file.sign(k3);
+        file.write(reg);
+        q3.register_quorum_key(pub3, reg);
+    }
+    CHECK(admin.quorum_value(chm::Service::User) == 1);
+    admin.set_quorum_value(chm::Service::User, 2);
+    CHECK(admin.quorum_value(chm::Service::User) == 2);
+    try {
+        admin.create_user("bob", chm::Role::CryptoUser, pw);
+        CHECK(false);
+    } catch (const chm::Error &e) {
+        CHECK(e.code() == CHMR_QUORUM_APPROVAL_REQUIRED);
+        CHECK(e.approvals_present() == 0 && e.approvals_required() == 2);
+    }
+    const std::string approval_path = env.dir + "/approval.json";
+    admin.generate_quorum_token(chm::Service::User, approval_path);
+    CHECK_CONTAINS(admin.list_quorum_tokens(), "\"username\":\"admin\",\"service\":\"user\"");
+    chm::TokenFile approval = chm::TokenFile::load(approval_path);
+    approval.sign(k2, "q2");
+    admin.set_approval(approval);
+    try {
+        admin.create_user("bob", chm::Role::CryptoUser, pw);
+        CHECK(false);
+    } catch (const chm::Error &e) {
+        CHECK(e.code() == CHMR_QUORUM_TOO_FEW);
+        CHECK(e.approvals_present() == 1 && e.approvals_required() == 2);
+        CHECK_CONTAINS(e.message(), "currently 1 approvals, but 2 approvals required");
+    }
+    approval.sign(k3, "q3");
+    admin.set_approval(approval);
+    admin.create_user("bob", chm::Role::CryptoUser, pw);
+    CHECK_CONTAINS(admin.list_users(), row("bob", "crypto-user", false, false, false));
+    admin.set_approval(approval);
+    CHECK_THROWS(admin.delete_user("bob", chm::Role::CryptoUser), CHMR_QUORUM_TOKEN_INVALID,
+                 "already used");
+    admin.clear_approval();
+    admin.delete_quorum_tokens(chm::QuorumScope::All);
+}
+
 void test_activation(const Env &env) {
     section("activate_cluster on a new cluster (Library with an explicit configuration)");
     chm::Library library(env.new_config);
@@ -313,6 +379,7 @@ int main() {
             chm::generate_key_pair(2048, env.key2, env.pub2);
             test_open(env);
             test_users_and_mfa(env);
+            test_quorum(env);
         }
         test_activation(env);
     } catch (const std::exception &e) {

@@ -12,6 +12,9 @@ use crate::proto::ErrorCode;
 pub struct FfiError {
     pub rv: CHM_RV,
     pub message: String,
+    /// For a quorum refusal: the approvals counted and required
+    /// (`CHM_GetLastErrorApprovals`).
+    pub approvals: Option<(u32, u32)>,
 }
 
 impl FfiError {
@@ -19,6 +22,7 @@ impl FfiError {
         FfiError {
             rv,
             message: message.into(),
+            approvals: None,
         }
     }
 
@@ -94,7 +98,16 @@ fn code_of_hsm(code: ErrorCode) -> CHM_RV {
 
 impl From<Error> for FfiError {
     fn from(e: Error) -> Self {
-        FfiError::new(code_of(&e), e.to_string())
+        let approvals = match &e {
+            Error::Quorum {
+                present, required, ..
+            } => Some((*present, *required)),
+            _ => None,
+        };
+        FfiError {
+            approvals,
+            ..FfiError::new(code_of(&e), e.to_string())
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::ffi::{c_char, c_void};
 use super::general::*;
 use super::guard::{boundary, write_out};
 use super::keys::*;
+use super::quorum::*;
 use super::sessions::*;
 use super::token_files::*;
 use super::types::*;
@@ -294,14 +295,65 @@ pub struct CHM_FUNCTION_LIST {
     pub CHM_ActivateCluster: Option<
         unsafe extern "C" fn(session: CHM_SESSION_HANDLE, password: *const c_char) -> CHM_RV,
     >,
+    pub CHM_SetApproval: Option<
+        extern "C" fn(session: CHM_SESSION_HANDLE, approval: CHM_TOKEN_FILE_HANDLE) -> CHM_RV,
+    >,
+    pub CHM_ClearApproval: Option<extern "C" fn(session: CHM_SESSION_HANDLE) -> CHM_RV>,
+    pub CHM_QuorumGenerate: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            service: u32,
+            token_path: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_QuorumListTokens: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            buf: *mut c_char,
+            len: *mut usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_QuorumGetValue: Option<
+        unsafe extern "C" fn(session: CHM_SESSION_HANDLE, service: u32, value: *mut u32) -> CHM_RV,
+    >,
+    pub CHM_QuorumSetValue:
+        Option<extern "C" fn(session: CHM_SESSION_HANDLE, service: u32, value: u32) -> CHM_RV>,
+    pub CHM_QuorumDeleteTokens:
+        Option<extern "C" fn(session: CHM_SESSION_HANDLE, scope: u32) -> CHM_RV>,
+    pub CHM_RegisterQuorumKey: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            public_key_path: *const c_char,
+            signed_path: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_RegisterQuorumKeyWithSigner: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            public_key_path: *const c_char,
+            callback: CHM_SIGN_CALLBACK,
+            user_data: *mut c_void,
+        ) -> CHM_RV,
+    >,
+    pub CHM_ChangePasswordEx: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            password: *const c_char,
+            flags: u32,
+        ) -> CHM_RV,
+    >,
+    pub CHM_GetLastErrorApprovals:
+        Option<unsafe extern "C" fn(present: *mut u32, required: *mut u32) -> CHM_RV>,
 }
 
-// The table's layout: `version`, then one pointer per function (54 at version 3; the
+// The table's layout: `version`, then one pointer per function (65 at version 4; the
 // count per version is frozen in tests/header.rs).
 const _: () =
     assert!(std::mem::offset_of!(CHM_FUNCTION_LIST, CHM_Initialize) == size_of::<*const c_void>());
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(size_of::<CHM_FUNCTION_LIST>() == 8 + 54 * 8);
+const _: () = assert!(size_of::<CHM_FUNCTION_LIST>() == 8 + 65 * 8);
 
 static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
     version: CHM_FUNCTION_LIST_VERSION,
@@ -359,6 +411,17 @@ static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
     CHM_ChangePassword: Some(CHM_ChangePassword),
     CHM_ListUsers: Some(CHM_ListUsers),
     CHM_ActivateCluster: Some(CHM_ActivateCluster),
+    CHM_SetApproval: Some(CHM_SetApproval),
+    CHM_ClearApproval: Some(CHM_ClearApproval),
+    CHM_QuorumGenerate: Some(CHM_QuorumGenerate),
+    CHM_QuorumListTokens: Some(CHM_QuorumListTokens),
+    CHM_QuorumGetValue: Some(CHM_QuorumGetValue),
+    CHM_QuorumSetValue: Some(CHM_QuorumSetValue),
+    CHM_QuorumDeleteTokens: Some(CHM_QuorumDeleteTokens),
+    CHM_RegisterQuorumKey: Some(CHM_RegisterQuorumKey),
+    CHM_RegisterQuorumKeyWithSigner: Some(CHM_RegisterQuorumKeyWithSigner),
+    CHM_ChangePasswordEx: Some(CHM_ChangePasswordEx),
+    CHM_GetLastErrorApprovals: Some(CHM_GetLastErrorApprovals),
 };
 
 /// Sets `*list` to the library's static function table (never freed). Works before

@@ -10,6 +10,14 @@ use super::types::*;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// The approval counts of the last failure, when it was a quorum refusal.
+    static LAST_APPROVALS: std::cell::Cell<Option<(u32, u32)>> = const { std::cell::Cell::new(None) };
+}
+
+/// The approvals counted and required by this thread's last failure, if it was a quorum
+/// refusal.
+pub fn last_approvals() -> Option<(u32, u32)> {
+    LAST_APPROVALS.with(|a| a.get())
 }
 
 /// The message of this thread's last failure ("" when there was none).
@@ -30,9 +38,11 @@ pub fn boundary(name: &str, body: impl FnOnce() -> Result<(), FfiError>) -> CHM_
         Ok(Ok(())) => CHMR_OK,
         Ok(Err(e)) => {
             set_last_error(&e.message);
+            LAST_APPROVALS.with(|a| a.set(e.approvals));
             e.rv
         }
         Err(_) => {
+            LAST_APPROVALS.with(|a| a.set(None));
             set_last_error(&format!("{name}: internal error (panic); please report it"));
             CHMR_GENERAL_ERROR
         }

@@ -15,7 +15,7 @@ use crate::crypto::{PublicKey, Token, TOKEN_LEN};
 use crate::error::Error;
 use crate::proto::Role;
 
-fn role_arg(role: u32) -> Result<Role, FfiError> {
+pub(super) fn role_arg(role: u32) -> Result<Role, FfiError> {
     match role {
         CHM_ROLE_ADMIN => Ok(Role::Admin),
         CHM_ROLE_CRYPTO_USER => Ok(Role::CryptoUser),
@@ -36,7 +36,7 @@ fn flags_arg(flags: u32) -> Result<bool, FfiError> {
 }
 
 /// Runs `f` on the session behind `h`, holding its lock (one call at a time per session).
-fn with_session<T>(
+pub(super) fn with_session<T>(
     h: CHM_SESSION_HANDLE,
     f: impl AsyncFnOnce(&mut client::Session) -> Result<T, Error>,
 ) -> Result<T, FfiError> {
@@ -47,7 +47,7 @@ fn with_session<T>(
 
 /// A C signing callback as a signer: called on the caller's thread, one token after the
 /// other (a callback may ask a person or a device).
-struct CallbackSigner {
+pub(super) struct CallbackSigner {
     callback:
         unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut u8, usize, *mut usize) -> CHM_RV,
     /// The caller's pointer, only ever handed back to the caller's callback.
@@ -57,7 +57,7 @@ struct CallbackSigner {
 }
 
 impl CallbackSigner {
-    fn new(
+    pub(super) fn new(
         callback: CHM_SIGN_CALLBACK,
         user_data: *mut c_void,
         session: CHM_SESSION_HANDLE,

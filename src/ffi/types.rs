@@ -25,7 +25,7 @@ pub const CHM_VERSION_MINOR: u32 = 1;
 /// Library version, patch part.
 pub const CHM_VERSION_PATCH: u32 = 0;
 /// The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
-pub const CHM_FUNCTION_LIST_VERSION: u32 = 3;
+pub const CHM_FUNCTION_LIST_VERSION: u32 = 4;
 
 /// Length in bytes of a token (a challenge to sign): 32.
 pub const CHM_TOKEN_LEN: usize = 32;
@@ -48,6 +48,22 @@ pub const CHM_ROLE_UNACTIVATED_ADMIN: u32 = 3;
 
 /// Flag of the MFA change functions: set (or remove) the quorum key with the MFA key.
 pub const CHMF_CHANGE_QUORUM: u32 = 0x1;
+/// Flag of `CHM_ChangePasswordEx`: also remove the MFA key (and with it the quorum key).
+pub const CHMF_DEREGISTER_MFA: u32 = 0x2;
+/// Flag of `CHM_ChangePasswordEx`: also remove the quorum key.
+pub const CHMF_DEREGISTER_QUORUM: u32 = 0x4;
+
+/// Quorum service: user management (create, delete, change password, change MFA).
+pub const CHM_SERVICE_USER: u32 = 1;
+/// Quorum service: setting quorum values.
+pub const CHM_SERVICE_QUORUM: u32 = 2;
+/// Quorum service: quorum key registration (tokens only, no quorum value).
+pub const CHM_SERVICE_REGISTRATION: u32 = 3;
+
+/// Scope of `CHM_QuorumDeleteTokens`: the logged-in user's tokens.
+pub const CHM_QUORUM_SCOPE_USER: u32 = 1;
+/// Scope of `CHM_QuorumDeleteTokens`: every user's tokens (admins).
+pub const CHM_QUORUM_SCOPE_ALL: u32 = 2;
 
 /// Entry status: the signature verifies with the key.
 pub const CHM_ENTRY_VALID: u32 = 0;

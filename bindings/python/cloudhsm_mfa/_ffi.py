@@ -24,7 +24,7 @@ CHM_INVALID_HANDLE = 0
 CHM_VERSION_MAJOR = 0
 CHM_VERSION_MINOR = 1
 CHM_VERSION_PATCH = 0
-CHM_FUNCTION_LIST_VERSION = 3
+CHM_FUNCTION_LIST_VERSION = 4
 CHM_TOKEN_LEN = 32
 CHM_MAX_SIGNATURE_LEN = 512
 CHM_TOKEN_FILE_MFA = 1
@@ -34,6 +34,13 @@ CHM_ROLE_ADMIN = 1
 CHM_ROLE_CRYPTO_USER = 2
 CHM_ROLE_UNACTIVATED_ADMIN = 3
 CHMF_CHANGE_QUORUM = 1
+CHMF_DEREGISTER_MFA = 2
+CHMF_DEREGISTER_QUORUM = 4
+CHM_SERVICE_USER = 1
+CHM_SERVICE_QUORUM = 2
+CHM_SERVICE_REGISTRATION = 3
+CHM_QUORUM_SCOPE_USER = 1
+CHM_QUORUM_SCOPE_ALL = 2
 CHM_ENTRY_VALID = 0
 CHM_ENTRY_UNSIGNED = 1
 CHM_ENTRY_INVALID = 2
@@ -278,6 +285,26 @@ CHM_FUNCTION_LIST._fields_ = [
     ("CHM_ChangePassword", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p)),
     ("CHM_ListUsers", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, POINTER(c_char), POINTER(c_size_t))),
     ("CHM_ActivateCluster", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_char_p)),
+    ("CHM_SetApproval", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, CHM_TOKEN_FILE_HANDLE)),
+    ("CHM_ClearApproval", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE)),
+    ("CHM_QuorumGenerate", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_uint32, c_char_p)),
+    (
+        "CHM_QuorumListTokens",
+        CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, POINTER(c_char), POINTER(c_size_t)),
+    ),
+    ("CHM_QuorumGetValue", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_uint32, POINTER(c_uint32))),
+    ("CHM_QuorumSetValue", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_uint32, c_uint32)),
+    ("CHM_QuorumDeleteTokens", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_uint32)),
+    ("CHM_RegisterQuorumKey", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_char_p, c_char_p)),
+    (
+        "CHM_RegisterQuorumKeyWithSigner",
+        CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_char_p, CHM_SIGN_CALLBACK, c_void_p),
+    ),
+    (
+        "CHM_ChangePasswordEx",
+        CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, c_uint32),
+    ),
+    ("CHM_GetLastErrorApprovals", CFUNCTYPE(CHM_RV, POINTER(c_uint32), POINTER(c_uint32))),
 ]
 
 
@@ -308,6 +335,20 @@ PROTOTYPES = {
         CHM_RV,
         [CHM_KEY_HANDLE, POINTER(c_uint8), c_size_t, POINTER(c_uint8), c_size_t],
     ),
+    "CHM_SetApproval": (CHM_RV, [CHM_SESSION_HANDLE, CHM_TOKEN_FILE_HANDLE]),
+    "CHM_ClearApproval": (CHM_RV, [CHM_SESSION_HANDLE]),
+    "CHM_QuorumGenerate": (CHM_RV, [CHM_SESSION_HANDLE, c_uint32, c_char_p]),
+    "CHM_QuorumListTokens": (CHM_RV, [CHM_SESSION_HANDLE, POINTER(c_char), POINTER(c_size_t)]),
+    "CHM_QuorumGetValue": (CHM_RV, [CHM_SESSION_HANDLE, c_uint32, POINTER(c_uint32)]),
+    "CHM_QuorumSetValue": (CHM_RV, [CHM_SESSION_HANDLE, c_uint32, c_uint32]),
+    "CHM_QuorumDeleteTokens": (CHM_RV, [CHM_SESSION_HANDLE, c_uint32]),
+    "CHM_RegisterQuorumKey": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_char_p]),
+    "CHM_RegisterQuorumKeyWithSigner": (
+        CHM_RV,
+        [CHM_SESSION_HANDLE, c_char_p, CHM_SIGN_CALLBACK, c_void_p],
+    ),
+    "CHM_ChangePasswordEx": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, c_uint32]),
+    "CHM_GetLastErrorApprovals": (CHM_RV, [POINTER(c_uint32), POINTER(c_uint32)]),
     "CHM_OpenSession": (CHM_RV, [c_char_p, POINTER(CHM_SESSION_HANDLE)]),
     "CHM_CloseSession": (CHM_RV, [CHM_SESSION_HANDLE]),
     "CHM_Login": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p]),
