@@ -65,6 +65,10 @@ from .errors import (
     PermissionDeniedError,
     PinIncorrectError,
     ProtocolError,
+    QuorumApprovalRequiredError,
+    QuorumError,
+    QuorumTokenInvalidError,
+    QuorumTooFewError,
     SessionHandleInvalidError,
     SignatureInvalidError,
     SignatureLengthError,
@@ -82,7 +86,7 @@ from .errors import (
     return_code_text,
 )
 from .keys import PrivateKey, PublicKey, generate_key_pair
-from .session import Role, Session
+from .session import Role, Service, Session
 from .token_file import EntryStatus, TokenFile, TokenFileKind, sign_token_file
 
 # Every constant of include/cloudhsm_mfa.h (CHM_TOKEN_LEN, CHMR_*, CHM_ENTRY_*, ...), by
@@ -131,9 +135,14 @@ __all__ = sorted(_CONSTANTS) + [
     "PinIncorrectError",
     "PrivateKey",
     "ProtocolError",
+    "QuorumApprovalRequiredError",
+    "QuorumError",
+    "QuorumTokenInvalidError",
+    "QuorumTooFewError",
     "PublicKey",
     "RETURN_CODE_NAMES",
     "Role",
+    "Service",
     "Session",
     "SessionHandleInvalidError",
     "SignatureInvalidError",

@@ -2,7 +2,7 @@
 :class:`CloudHsmMfaError`, each carrying the library's return code and the message of
 ``CHM_GetLastError`` (which names the file, field and entry of a bad token file)."""
 
-from ctypes import byref, c_char, c_size_t
+from ctypes import byref, c_char, c_size_t, c_uint32
 
 from . import _ffi, _lib
 
@@ -273,9 +273,16 @@ def last_error():
 
 
 def error_for(code):
-    """The exception for a failed call's return code, with the library's message."""
+    """The exception for a failed call's return code, with the library's message (and for
+    a quorum refusal, the counts of ``CHM_GetLastErrorApprovals``)."""
     message = last_error() or return_code_text(code)
-    return _CLASSES.get(code, CloudHsmMfaError)(code, message)
+    error = _CLASSES.get(code, CloudHsmMfaError)(code, message)
+    if isinstance(error, QuorumError):
+        present, required = c_uint32(0), c_uint32(0)
+        if _lib.lib.CHM_GetLastErrorApprovals(byref(present), byref(required)) == _lib.CHMR_OK:
+            if required.value:
+                error.present, error.required = present.value, required.value
+    return error
 
 
 def _check(rv):

@@ -1,5 +1,6 @@
 """Sessions with an HSM cluster (SPEC §4–§10): password and token-sign MFA logins, MFA
-key registration, rotation and removal, user management, the user list.
+key registration, rotation and removal, user management, the user list, and quorum
+(SPEC §7): tokens, approvals, quorum values and quorum keys.
 
 Every check happens in the library and on the HSMs; this module converts arguments,
 adapts Python signers to the library's signing callback, and raises the package's
@@ -9,12 +10,13 @@ exceptions.
 import enum
 import json
 import threading
-from ctypes import byref, memmove, string_at
+from ctypes import byref, c_uint32, memmove, string_at
 
 from . import _lib
 from ._runtime import Handle, ensure_initialized
 from .errors import _check, error_for
 from .keys import PrivateKey, PublicKey
+from .token_file import TokenFile
 
 
 class Role(enum.IntEnum):
@@ -52,6 +54,36 @@ class Role(enum.IntEnum):
                     f"{', '.join(str(int(m)) for m in cls)}"
                 ) from None
         raise TypeError(f"role must be a role name such as 'crypto-user', not {type(role).__name__}")
+
+
+class Service(enum.IntEnum):
+    """A quorum service (``CHM_SERVICE_*``). Methods take these or their names as the
+    CloudHSM CLI spells them: ``"user"``, ``"quorum"``, ``"registration"``."""
+
+    USER = _lib.CHM_SERVICE_USER
+    QUORUM = _lib.CHM_SERVICE_QUORUM
+    REGISTRATION = _lib.CHM_SERVICE_REGISTRATION
+
+    @classmethod
+    def parse(cls, service):
+        """A :class:`Service` from its name or value; anything else raises
+        :class:`ValueError` (or :class:`TypeError` for a value of another type)."""
+        if isinstance(service, cls):
+            return service
+        if isinstance(service, str):
+            for member in cls:
+                if member.name.lower() == service:
+                    return member
+            raise ValueError(f"service {service!r} is not 'user', 'quorum' or 'registration'")
+        if isinstance(service, int) and not isinstance(service, bool):
+            try:
+                return cls(service)
+            except ValueError:
+                raise ValueError(f"service {service} is not one of the CHM_SERVICE_* values") from None
+        raise TypeError(f"service must be a service name such as 'user', not {type(service).__name__}")
+
+
+_SCOPES = {"user": _lib.CHM_QUORUM_SCOPE_USER, "all": _lib.CHM_QUORUM_SCOPE_ALL}
 
 
 def _flags(change_quorum):
@@ -304,15 +336,22 @@ class Session(Handle):
         args = (_lib.in_str(username, "username"), Role.parse(role))
         _check(_lib.lib.CHM_DeleteUser(self._handle, *args))
 
-    def change_password(self, username, role, password):
+    def change_password(self, username, role, password, deregister_mfa=False, deregister_quorum=False):
         """Sets a user's password on every HSM (the user itself, or an admin; an admin
-        unlocks a locked user this way)."""
+        unlocks a locked user this way). With ``deregister_mfa`` the MFA key (and with it
+        the quorum key) is removed too, with ``deregister_quorum`` the quorum key."""
         args = (
             _lib.in_str(username, "username"),
             Role.parse(role),
             _lib.in_str(password, "password"),
         )
-        _check(_lib.lib.CHM_ChangePassword(self._handle, *args))
+        flags = (_lib.CHMF_DEREGISTER_MFA if deregister_mfa else 0) | (
+            _lib.CHMF_DEREGISTER_QUORUM if deregister_quorum else 0
+        )
+        if flags:
+            _check(_lib.lib.CHM_ChangePasswordEx(self._handle, *args, flags))
+        else:
+            _check(_lib.lib.CHM_ChangePassword(self._handle, *args))
 
     def list_users(self):
         """The cluster's users as ``user list`` shows them (no login needed): a dict
@@ -329,3 +368,75 @@ class Session(Handle):
         ``password``. No login needed; raises :class:`ClusterStateError` on a cluster
         that is activated already."""
         _check(_lib.lib.CHM_ActivateCluster(self._handle, _lib.in_str(password, "password")))
+
+    # -- quorum --------------------------------------------------------------------------------
+
+    def set_approval(self, approval):
+        """Sets the quorum approval file (a :class:`TokenFile` of kind quorum-approval)
+        for the session's next gated operation (:meth:`create_user`, :meth:`delete_user`,
+        :meth:`change_password`, the MFA changes, :meth:`set_quorum_value`). It is used up
+        by the operation that succeeds with it; after a failure it stays set."""
+        if not isinstance(approval, TokenFile):
+            raise TypeError(f"approval must be a TokenFile, not {type(approval).__name__}")
+        _check(_lib.lib.CHM_SetApproval(self._handle, approval._handle))
+
+    def clear_approval(self):
+        """Forgets the approval set for the next gated operation, if any."""
+        _check(_lib.lib.CHM_ClearApproval(self._handle))
+
+    def generate_quorum_token(self, service, token_path):
+        """Writes a quorum token of the logged-in user to ``token_path``: an approval file
+        for ``"user"`` and ``"quorum"`` (admins), whose approvers sign it offline
+        (:meth:`TokenFile.sign` with ``approver``), or a registration file for
+        ``"registration"``, to sign with the new quorum key and pass to
+        :meth:`register_quorum_key`. The token lasts as long as this login, at most the
+        HSMs' token lifetime (600 s by default)."""
+        path = _lib.in_path(token_path, "token_path")
+        _check(_lib.lib.CHM_QuorumGenerate(self._handle, Service.parse(service), path))
+
+    def list_quorum_tokens(self):
+        """The cluster's open quorum tokens as ``quorum token-sign list`` shows them: a dict
+        ``{"tokens": [{"username", "service", "approvals-required", "number-of-approvals",
+        "token-timeout-seconds", "cluster-coverage"}, ...]}``."""
+        text = _lib.two_call(_check, _lib.lib.CHM_QuorumListTokens, self._handle, text=True)
+        return json.loads(text)
+
+    def quorum_value(self, service):
+        """The quorum value of ``"user"`` or ``"quorum"`` (no login needed); raises
+        :class:`PartialFailureError` when the HSMs disagree."""
+        value = c_uint32(0)
+        _check(_lib.lib.CHM_QuorumGetValue(self._handle, Service.parse(service), byref(value)))
+        return value.value
+
+    def set_quorum_value(self, service, value):
+        """Sets the quorum value (1 to 8) of ``"user"`` or ``"quorum"`` on every HSM
+        (admins; gated by the quorum service)."""
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"value must be an int, not {type(value).__name__}")
+        if not 0 <= value <= 0xFFFFFFFF:
+            raise ValueError(f"value {value} is not a quorum value; a value is 1 to 8")
+        _check(_lib.lib.CHM_QuorumSetValue(self._handle, Service.parse(service), value))
+
+    def delete_quorum_tokens(self, scope="user"):
+        """Ends the logged-in user's quorum tokens (``"user"``) or every user's (``"all"``,
+        admins)."""
+        if scope not in _SCOPES:
+            raise ValueError(f"scope {scope!r} is not 'user' or 'all'")
+        _check(_lib.lib.CHM_QuorumDeleteTokens(self._handle, _SCOPES[scope]))
+
+    def register_quorum_key(self, public_key_path, signed_path=None, signer=None):
+        """Registers the public key in ``public_key_path`` (PEM) as the logged-in user's
+        quorum key: from the signed registration file ``signed_path`` (see
+        :meth:`generate_quorum_token`), or in one call with ``signer`` (a
+        :class:`PrivateKey` or a callable, see the class) signing each HSM's registration
+        token with the matching private key. Exactly one of the two is given."""
+        if (signed_path is None) == (signer is None):
+            raise ValueError("give either signed_path or signer")
+        public = _lib.in_path(public_key_path, "public_key_path")
+        if signer is None:
+            signed = _lib.in_path(signed_path, "signed_path")
+            _check(_lib.lib.CHM_RegisterQuorumKey(self._handle, public, signed))
+            return
+        callback = _SignerCallback(signer)
+        rv = _lib.lib.CHM_RegisterQuorumKeyWithSigner(self._handle, public, callback.c_callback, None)
+        callback.finish(rv)
