@@ -3,7 +3,8 @@
 //! A 3-HSM cluster starts in this process and is activated; the admin creates a crypto user;
 //! the user makes a key pair, registers it (tokens signed by the library), logs in with MFA
 //! (every signature also checked by the real `openssl pkeyutl -verify`), rotates the key and
-//! logs in with the new one while the old one is refused; `user list`; the cluster stops.
+//! logs in with the new one while the old one is refused; two admins register quorum keys
+//! and a user creation then needs both their approvals; `user list`; the cluster stops.
 //! stdout keeps the one JSON envelope with the summary.
 
 mod openssl;
@@ -19,7 +20,7 @@ use cloudhsm_mfa::blocking::{Runtime, Session};
 use cloudhsm_mfa::client::{SessionOptions, UserList};
 use cloudhsm_mfa::config::Config;
 use cloudhsm_mfa::crypto::random_token;
-use cloudhsm_mfa::proto::Role;
+use cloudhsm_mfa::proto::{Role, Service};
 use cloudhsm_mfa::{sign_file, PrivateKey, PublicKey, TokenFile};
 use cloudhsm_mfa_emulator::{EmbeddedCluster, InitOptions, NodeSettings};
 use serde::Serialize;
@@ -32,12 +33,15 @@ use crate::session::Identity;
 
 const NODES: usize = 3;
 const BITS: usize = 2048;
-const STEPS: usize = 15;
+const STEPS: usize = 16;
 const USER: &str = "alice";
 const PRIVATE_KEY: &str = "mfa-private.pem";
 const PUBLIC_KEY: &str = "mfa-public.pem";
 const NEW_PRIVATE_KEY: &str = "mfa-private-2.pem";
 const NEW_PUBLIC_KEY: &str = "mfa-public-2.pem";
+/// The second admin who approves, and the user whose creation needs the approvals.
+const APPROVER: &str = "approver";
+const GATED_USER: &str = "bob";
 
 #[derive(Args)]
 pub struct QuickstartArgs {
@@ -65,7 +69,16 @@ struct Summary {
     rotated_private_key: String,
     rotated_public_key: String,
     old_key_refused: String,
+    quorum: QuorumSummary,
     users: UserList,
+}
+
+#[derive(Serialize)]
+struct QuorumSummary {
+    approvers: Vec<&'static str>,
+    user_quorum_value: u32,
+    refused_without_approval: String,
+    created_with_approval: &'static str,
 }
 
 #[derive(Serialize)]
@@ -404,6 +417,123 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
         .map_err(fail)?;
     steps.result(Identity::new(&report.username, report.role));
 
+    steps.next("Quorum: a user creation that needs the approval of 2 admins");
+    steps.typed("logout");
+    session.run(async |ses| ses.logout().await).map_err(fail)?;
+    let approver_password = generated_password()?;
+    let mut quorum_keys = Vec::new();
+    for (name, password) in [("admin", &admin_password), (APPROVER, &approver_password)] {
+        steps.typed(format!("login --username {name} --role admin"));
+        steps.answer(PASSWORD, "(not shown)");
+        session
+            .run(async |ses| ses.login(name, Role::Admin, password).await)
+            .map_err(fail)?;
+        if name == "admin" {
+            steps.typed(format!("user create --username {APPROVER} --role admin"));
+            steps.answer(PASSWORD, "(a generated password, not shown)");
+            steps.answer(CONFIRM_PASSWORD, "(the same)");
+            session
+                .run(async |ses| {
+                    ses.create_user(APPROVER, Role::Admin, &approver_password)
+                        .await
+                })
+                .map_err(fail)?;
+        }
+        let (key_path, pub_path) = key_pair(
+            &steps,
+            &dir,
+            &format!("quorum-{name}.pem"),
+            &format!("quorum-{name}.pub.pem"),
+        )?;
+        let registration = dir.join(format!("quorum-registration-{name}.json"));
+        steps.typed(format!(
+            "quorum token-sign generate --service registration --token {}",
+            registration.display()
+        ));
+        session
+            .run(async |ses| {
+                ses.generate_quorum_token(Service::Registration, &registration)
+                    .await
+            })
+            .map_err(fail)?;
+        steps.result(serde_json::json!({ "filepath": path_text(&registration) }));
+        steps.run(format!(
+            "cloudhsm-mfa tokens sign --token {} --private-key {}",
+            registration.display(),
+            key_path.display()
+        ));
+        sign_file(&registration, &key_path, None, None).map_err(fail)?;
+        steps.typed(format!(
+            "user change-quorum token-sign register --public-key {} --signed-token {}",
+            pub_path.display(),
+            registration.display()
+        ));
+        let public = PublicKey::load(&pub_path).map_err(fail)?;
+        session
+            .run(async |ses| ses.register_quorum_key(&public, &registration).await)
+            .map_err(fail)?;
+        steps.result(Identity::new(name, Role::Admin));
+        quorum_keys.push(key_path);
+        if name == "admin" {
+            steps.typed("logout");
+            session.run(async |ses| ses.logout().await).map_err(fail)?;
+        }
+    }
+    steps.typed("quorum token-sign set-quorum-value --service user --value 2");
+    session
+        .run(async |ses| ses.set_quorum_value(Service::User, 2).await)
+        .map_err(fail)?;
+    steps.result("Set Quorum Value successful");
+    let create = format!("user create --username {GATED_USER} --role crypto-user");
+    steps.typed(&create);
+    let gated_password = generated_password()?;
+    steps.answer(PASSWORD, "(a generated password, not shown)");
+    steps.answer(CONFIRM_PASSWORD, "(the same)");
+    let refused_without_approval = match session.run(async |ses| {
+        ses.create_user(GATED_USER, Role::CryptoUser, &gated_password)
+            .await
+    }) {
+        Ok(()) => return Err("the cluster created a user without the approvals".into()),
+        Err(e) => e.to_string(),
+    };
+    steps.failure(&refused_without_approval);
+    let approval = dir.join("quorum-approval.json");
+    steps.typed(format!(
+        "quorum token-sign generate --service user --token {}",
+        approval.display()
+    ));
+    session
+        .run(async |ses| ses.generate_quorum_token(Service::User, &approval).await)
+        .map_err(fail)?;
+    steps.result(serde_json::json!({ "filepath": path_text(&approval) }));
+    steps.say("Each approver signs the token offline, with the key it registered:");
+    for (name, key) in ["admin", APPROVER].into_iter().zip(&quorum_keys) {
+        steps.run(format!(
+            "cloudhsm-mfa tokens sign --token {} --private-key {} --username {name}",
+            approval.display(),
+            key.display()
+        ));
+        sign_file(&approval, key, None, Some(name)).map_err(fail)?;
+    }
+    steps.typed(format!("{create} --approval {}", approval.display()));
+    steps.answer(PASSWORD, "(the same generated password, not shown)");
+    steps.answer(CONFIRM_PASSWORD, "(the same)");
+    let approval_file = TokenFile::load(&approval).map_err(fail)?;
+    session
+        .run(async |ses| {
+            ses.set_approval(&approval_file)?;
+            ses.create_user(GATED_USER, Role::CryptoUser, &gated_password)
+                .await
+        })
+        .map_err(fail)?;
+    steps.result(Identity::new(GATED_USER, Role::CryptoUser));
+    let quorum = QuorumSummary {
+        approvers: vec!["admin", APPROVER],
+        user_quorum_value: 2,
+        refused_without_approval,
+        created_with_approval: GATED_USER,
+    };
+
     steps.next("Listing the users");
     steps.typed("user list");
     let users = session
@@ -456,6 +586,7 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
         rotated_private_key: path_text(&new_private_key),
         rotated_public_key: path_text(&new_public_key),
         old_key_refused,
+        quorum,
         users,
     })
 }

@@ -28,7 +28,7 @@ fn quickstart_succeeds_and_removes_its_directory() {
     assert!(!directory.exists(), "{} is removed", directory.display());
     // The steps are told on stderr, numbered, with OpenSSL's own words.
     assert!(
-        r.stderr.contains("[1/15]") && r.stderr.contains("[15/15]"),
+        r.stderr.contains("[1/16]") && r.stderr.contains("[16/16]"),
         "{}",
         r.stderr
     );
@@ -69,6 +69,31 @@ fn quickstart_succeeds_and_removes_its_directory() {
         "{}",
         data["old_key_refused"]
     );
+    // The quorum step: refused without the approvals, created with both, approvers with
+    // quorum keys.
+    let quorum = &data["quorum"];
+    assert!(
+        quorum["refused_without_approval"]
+            .as_str()
+            .unwrap()
+            .contains("Quorum Failed: the user service needs 2 approvals"),
+        "{quorum}"
+    );
+    assert_eq!(quorum["created_with_approval"], "bob");
+    for name in ["admin", "approver"] {
+        let row = data["users"]["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap();
+        assert_eq!(
+            row["quorum"],
+            json!([{"strategy": "token-sign", "status": "enabled"}]),
+            "{row}"
+        );
+    }
+    assert!(r.stderr.contains("--username bob --role crypto-user --approval "));
     // The cluster is stopped: nothing listens on its HSMs' ports any more.
     let hsms = data["cluster"]["hsms"].as_array().unwrap();
     assert_eq!(hsms.len(), 3);
@@ -142,7 +167,7 @@ fn quickstart_without_openssl_fails_clearly() {
     assert!(message.contains("openssl"), "{message}");
     assert!(message.contains("not found"), "{message}");
     assert!(
-        !r.stderr.contains("[2/15]"),
+        !r.stderr.contains("[2/16]"),
         "nothing is made before OpenSSL is found:\n{}",
         r.stderr
     );
