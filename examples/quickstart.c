@@ -1,7 +1,8 @@
 /*
  * The quickstart in C: on a new cluster (CLOUDHSM_MFA_CONFIG names its configuration),
  * activate it, create a crypto user, register an MFA key for it, log in with MFA, rotate
- * the key, log in with the new key, and list the users.
+ * the key, log in with the new key, gate user creation behind two admins' approvals, and
+ * list the users.
  *
  *   cloudhsm-emulator init --dir /tmp/hsm --nodes 3
  *   cloudhsm-emulator run --dir /tmp/hsm &
@@ -91,6 +92,55 @@ int main(int argc, char **argv) {
     check(CHM_LoginMfaWithSigner(user, "alice", CHM_ROLE_CRYPTO_USER, "alice-password",
                                  sign_with_key, &signer),
           "login with the new key");
+
+    /* Quorum: the admin and a second admin register quorum keys (the library signs each
+     * HSM's registration token); creating a user then needs both their approvals. */
+    {
+        char qkey1[4096], qpub1[4096], qkey2[4096], qpub2[4096], approval_path[4096];
+        CHM_KEY_HANDLE q1, q2;
+        CHM_SESSION_HANDLE admin2;
+        CHM_TOKEN_FILE_HANDLE approval;
+        uint32_t present = 0, required = 0;
+        CHM_RV rv;
+        snprintf(qkey1, sizeof qkey1, "%s/quorum-1.key", dir);
+        snprintf(qpub1, sizeof qpub1, "%s/quorum-1.pub", dir);
+        snprintf(qkey2, sizeof qkey2, "%s/quorum-2.key", dir);
+        snprintf(qpub2, sizeof qpub2, "%s/quorum-2.pub", dir);
+        snprintf(approval_path, sizeof approval_path, "%s/approval.json", dir);
+        check(CHM_CreateUser(admin, "admin2", CHM_ROLE_ADMIN, "admin2-password"),
+              "user create admin2 (admin)");
+        check(CHM_GenerateKeyPair(2048, qkey1, qpub1), "generate the admin's quorum key");
+        check(CHM_GenerateKeyPair(2048, qkey2, qpub2), "generate admin2's quorum key");
+        check(CHM_PrivateKeyLoad(qkey1, &q1), "load the admin's quorum key");
+        check(CHM_PrivateKeyLoad(qkey2, &q2), "load admin2's quorum key");
+        check(CHM_RegisterQuorumKeyWithSigner(admin, qpub1, sign_with_key, &q1),
+              "user change-quorum token-sign register (admin)");
+        check(CHM_OpenSession(NULL, &admin2), "open admin2's session");
+        check(CHM_Login(admin2, "admin2", CHM_ROLE_ADMIN, "admin2-password"), "login as admin2");
+        check(CHM_RegisterQuorumKeyWithSigner(admin2, qpub2, sign_with_key, &q2),
+              "user change-quorum token-sign register (admin2)");
+        check(CHM_CloseSession(admin2), "close admin2's session");
+        check(CHM_QuorumSetValue(admin, CHM_SERVICE_USER, 2),
+              "quorum token-sign set-quorum-value --service user --value 2");
+        rv = CHM_CreateUser(admin, "bob", CHM_ROLE_CRYPTO_USER, "bob-password");
+        if (rv != CHMR_QUORUM_APPROVAL_REQUIRED) {
+            check(rv == CHMR_OK ? CHMR_GENERAL_ERROR : rv, "user create without approvals");
+        }
+        check(CHM_GetLastErrorApprovals(&present, &required), "the counts of the refusal");
+        printf("ok   refused without approvals (%u of %u)\n", (unsigned)present,
+               (unsigned)required);
+        check(CHM_QuorumGenerate(admin, CHM_SERVICE_USER, approval_path),
+              "quorum token-sign generate --service user");
+        check(CHM_TokenFileLoad(approval_path, &approval), "load the approval file");
+        check(CHM_TokenFileSign(approval, q1, "admin"), "the admin approves");
+        check(CHM_TokenFileSign(approval, q2, "admin2"), "admin2 approves");
+        check(CHM_SetApproval(admin, approval), "set the approval");
+        check(CHM_CreateUser(admin, "bob", CHM_ROLE_CRYPTO_USER, "bob-password"),
+              "user create bob with 2 approvals");
+        check(CHM_TokenFileClose(approval), "close the approval file");
+        check(CHM_KeyClose(q1), "close the admin's quorum key");
+        check(CHM_KeyClose(q2), "close admin2's quorum key");
+    }
 
     /* user list: the two-call idiom. */
     check(CHM_ListUsers(admin, NULL, &users_len), "user list (size)");

@@ -1,6 +1,7 @@
 """The quickstart in Python: on a new cluster (CLOUDHSM_MFA_CONFIG names its
 configuration), activate it, create a crypto user, register an MFA key for it, log in with
-MFA, rotate the key, log in with the new key, and list the users.
+MFA, rotate the key, log in with the new key, gate user creation behind two admins'
+approvals, and list the users.
 
     cloudhsm-emulator init --dir /tmp/hsm --nodes 3
     cloudhsm-emulator run --dir /tmp/hsm &
@@ -52,5 +53,30 @@ with chm.Session.open() as admin:
             sys.exit("FAIL the old key was accepted")
         except chm.SignatureInvalidError as e:
             print(f"ok   the old key is refused: {e.message}")
+
+    # Quorum: the admin and a second admin register quorum keys; creating a user then
+    # needs both their approvals, gathered offline on an approval file.
+    admin.create_user("admin2", "admin", "admin2-password")
+    chm.generate_key_pair(work / "quorum-1.key", work / "quorum-1.pub")
+    chm.generate_key_pair(work / "quorum-2.key", work / "quorum-2.pub")
+    q1 = chm.PrivateKey.load(work / "quorum-1.key")
+    q2 = chm.PrivateKey.load(work / "quorum-2.key")
+    admin.register_quorum_key(work / "quorum-1.pub", signer=q1)
+    with chm.Session.open() as admin2:
+        admin2.login("admin2", "admin", "admin2-password")
+        admin2.register_quorum_key(work / "quorum-2.pub", signer=q2)
+    admin.set_quorum_value("user", 2)
+    try:
+        admin.create_user("bob", "crypto-user", "bob-password")
+        sys.exit("FAIL a user was created without the approvals")
+    except chm.QuorumApprovalRequiredError as e:
+        print(f"ok   refused without approvals ({e.present} of {e.required})")
+    admin.generate_quorum_token("user", work / "approval.json")
+    with chm.TokenFile.load(work / "approval.json") as approval:
+        approval.sign(q1, approver="admin")
+        approval.sign(q2, approver="admin2")
+        admin.set_approval(approval)
+    admin.create_user("bob", "crypto-user", "bob-password")
+    print("ok   bob created with 2 approvals")
 
     print(json.dumps(admin.list_users(), indent=2))
