@@ -93,7 +93,9 @@ fn quickstart_succeeds_and_removes_its_directory() {
             "{row}"
         );
     }
-    assert!(r.stderr.contains("--username bob --role crypto-user --approval "));
+    assert!(r
+        .stderr
+        .contains("--username bob --role crypto-user --approval "));
     // The cluster is stopped: nothing listens on its HSMs' ports any more.
     let hsms = data["cluster"]["hsms"].as_array().unwrap();
     assert_eq!(hsms.len(), 3);

@@ -493,6 +493,20 @@ fn check_password(password: &str) -> Result<(), Stop> {
     password::check_rule(password).map_err(|e| refuse(ErrorCode::InvalidArgument, e))
 }
 
+/// Reads a public key argument (`public_key_pem`), refusing an unusable one with what is
+/// wrong; returns the key as canonical SubjectPublicKeyInfo PEM.
+fn public_key_arg(pem: &str) -> Result<String, Stop> {
+    let key = cloudhsm_mfa::crypto::PublicKey::from_pem(pem.as_bytes()).map_err(|e| {
+        let why = match e {
+            cloudhsm_mfa::Error::Key { problem, .. } => problem.to_string(),
+            other => other.to_string(),
+        };
+        refuse(ErrorCode::InvalidArgument, format!("public_key_pem: {why}"))
+    })?;
+    key.to_pem()
+        .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))
+}
+
 /// Decodes a standard-base64 argument.
 fn decode_base64(what: &str, value: &str) -> Result<Vec<u8>, Stop> {
     use base64::Engine as _;

@@ -11,14 +11,12 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use cloudhsm_mfa::crypto::PublicKey;
 use cloudhsm_mfa::proto::{
     Approval, ApprovalCounts, DeleteScope, ErrorCode, Op, QuorumTokenInfo, Reply, Role, Service,
 };
 use cloudhsm_mfa::quorum::{self, record, Approver, Record, Tally, RECORD_LEN};
-use cloudhsm_mfa::Error as LibError;
 
-use super::{decode_base64, refuse, ConnId, Cx, Login, Node, Step, Stop};
+use super::{decode_base64, public_key_arg, refuse, ConnId, Cx, Login, Node, Step, Stop};
 
 /// An open quorum token of one login.
 #[derive(Debug, Clone)]
@@ -351,16 +349,7 @@ impl Node {
         })?;
         Record::decode(&record).map_err(|e| invalid(format!("approval_data: {e}")))?;
         self.open_token(conn, &login, &record, Service::Registration, cx.now)?;
-        let key = PublicKey::from_pem(public_key_pem.as_bytes()).map_err(|e| {
-            let why = match e {
-                LibError::Key { problem, .. } => problem.to_string(),
-                other => other.to_string(),
-            };
-            refuse(ErrorCode::InvalidArgument, format!("public_key_pem: {why}"))
-        })?;
-        let pem = key
-            .to_pem()
-            .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
+        let pem = public_key_arg(public_key_pem)?;
         let signature = decode_base64("signature", signature)?;
         match cx.signature(&pem, &record::token_of(&record), &signature)? {
             Ok(true) => {}

@@ -1,13 +1,12 @@
 //! User management: create, delete, change password, register / rotate / deregister MFA.
 
-use cloudhsm_mfa::crypto::PublicKey;
 use cloudhsm_mfa::proto::{ErrorCode, Reply, Role, Secret};
-use cloudhsm_mfa::Error as LibError;
 
 use super::challenge::Purpose;
 use super::state::{UserRecord, MAX_USERS};
 use super::{
-    check_password, decode_base64, normalize, refuse, ConnId, Cx, Login, Node, Step, Stop,
+    check_password, decode_base64, normalize, public_key_arg, refuse, ConnId, Cx, Login, Node,
+    Step, Stop,
 };
 
 /// The arguments of `change_mfa_finish`.
@@ -150,16 +149,7 @@ impl Node {
     ) -> Step {
         let name = self.authorize_change(conn, a.username, a.role, "MFA")?;
         check_password(a.password.expose())?;
-        let key = PublicKey::from_pem(a.public_key_pem.as_bytes()).map_err(|e| {
-            let why = match e {
-                LibError::Key { problem, .. } => problem.to_string(),
-                other => other.to_string(),
-            };
-            refuse(ErrorCode::InvalidArgument, format!("public_key_pem: {why}"))
-        })?;
-        let pem = key
-            .to_pem()
-            .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
+        let pem = public_key_arg(a.public_key_pem)?;
         let signature = decode_base64("signature", a.signature)?;
         if !a.change_quorum {
             // The new MFA key ends the quorum registration made with the old key pair.

@@ -314,75 +314,43 @@ impl Fixture {
 #[test]
 fn a_token_belongs_to_its_login_its_service_and_its_lifetime() {
     let (mut f, admin) = quorum_of_three();
-    let signers = [("admin", &key(0)), ("a2", &key(1))];
+    // The refusal of a creation approved by two admins on the token of `data`.
+    let refused = |f: &mut Fixture, data: &[u8]| {
+        let signers = [("admin", &key(0)), ("a2", &key(1))];
+        let op = approved(
+            approval(data, &signers),
+            create("bob", Role::CryptoUser, PW),
+        );
+        f.refused(admin, op, ErrorCode::QuorumTokenInvalid)
+    };
     // Another login of the same user.
     let other = f.admin();
     let data = record(f.ok(other, generate(Service::User)));
-    let m = f.refused(
-        admin,
-        approved(
-            approval(&data, &signers),
-            create("bob", Role::CryptoUser, PW),
-        ),
-        ErrorCode::QuorumTokenInvalid,
-    );
+    let m = refused(&mut f, &data);
     assert!(m.contains("another login session"), "{m}");
     // Gone with the logout.
     f.ok(other, Op::Logout);
-    let m = f.refused(
-        admin,
-        approved(
-            approval(&data, &signers),
-            create("bob", Role::CryptoUser, PW),
-        ),
-        ErrorCode::QuorumTokenInvalid,
-    );
+    let m = refused(&mut f, &data);
     assert!(m.contains("already used, was replaced"), "{m}");
     // Replaced by a newer token of the same service.
     let first = record(f.ok(admin, generate(Service::User)));
     let second = record(f.ok(admin, generate(Service::User)));
-    f.refused(
-        admin,
-        approved(
-            approval(&first, &signers),
-            create("bob", Role::CryptoUser, PW),
-        ),
-        ErrorCode::QuorumTokenInvalid,
-    );
+    refused(&mut f, &first);
     // Another service's token.
     let q = record(f.ok(admin, generate(Service::Quorum)));
-    let m = f.refused(
-        admin,
-        approved(approval(&q, &signers), create("bob", Role::CryptoUser, PW)),
-        ErrorCode::QuorumTokenInvalid,
-    );
+    let m = refused(&mut f, &q);
     assert!(
         m.contains("quorum service") && m.contains("user service"),
         "{m}"
     );
     // Expired.
     f.now += std::time::Duration::from_secs(600);
-    let m = f.refused(
-        admin,
-        approved(
-            approval(&second, &signers),
-            create("bob", Role::CryptoUser, PW),
-        ),
-        ErrorCode::QuorumTokenInvalid,
-    );
+    let m = refused(&mut f, &second);
     assert!(m.contains("expired after 600 seconds"), "{m}");
     // A record of another HSM.
     let mut foreign = Record::decode(&second).unwrap();
     foreign.hsm_id = "hsm-99".into();
-    let foreign = foreign.encode().unwrap();
-    let m = f.refused(
-        admin,
-        approved(
-            approval(&foreign, &signers),
-            create("bob", Role::CryptoUser, PW),
-        ),
-        ErrorCode::QuorumTokenInvalid,
-    );
+    let m = refused(&mut f, &foreign.encode().unwrap());
     assert!(m.contains("no record of HSM hsm-7"), "{m}");
 }
 
