@@ -37,23 +37,29 @@ class Role(enum.IntEnum):
         """A :class:`Role` from a role name (case-sensitive, as on the HSM), a
         :class:`Role` or its number. Anything else raises :class:`ValueError` (or
         :class:`TypeError` for a value of another type)."""
-        if isinstance(role, cls):
-            return role
-        if isinstance(role, str):
-            for member in cls:
-                if member.label == role:
-                    return member
-            names = ", ".join(repr(m.label) for m in cls)
-            raise ValueError(f"role {role!r} is not one of {names} (roles are case-sensitive)")
-        if isinstance(role, int) and not isinstance(role, bool):
-            try:
-                return cls(role)
-            except ValueError:
-                raise ValueError(
-                    f"role {role} is not one of the CHM_ROLE_* values "
-                    f"{', '.join(str(int(m)) for m in cls)}"
-                ) from None
-        raise TypeError(f"role must be a role name such as 'crypto-user', not {type(role).__name__}")
+        return _parse_member(cls, role, "role", "CHM_ROLE_*", "crypto-user")
+
+
+def _parse_member(cls, value, what, constants, example):
+    """The member of ``cls`` that ``value`` names (by its ``label``) or numbers, or the
+    error that says why there is none."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, str):
+        for member in cls:
+            if member.label == value:
+                return member
+        names = ", ".join(repr(m.label) for m in cls)
+        raise ValueError(f"{what} {value!r} is not one of {names} ({what}s are case-sensitive)")
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(
+                f"{what} {value} is not one of the {constants} values "
+                f"{', '.join(str(int(m)) for m in cls)}"
+            ) from None
+    raise TypeError(f"{what} must be a {what} name such as {example!r}, not {type(value).__name__}")
 
 
 class Service(enum.IntEnum):
@@ -64,23 +70,16 @@ class Service(enum.IntEnum):
     QUORUM = _lib.CHM_SERVICE_QUORUM
     REGISTRATION = _lib.CHM_SERVICE_REGISTRATION
 
+    @property
+    def label(self):
+        """The service's name in the CLI, e.g. ``"registration"``."""
+        return self.name.lower()
+
     @classmethod
     def parse(cls, service):
         """A :class:`Service` from its name or value; anything else raises
         :class:`ValueError` (or :class:`TypeError` for a value of another type)."""
-        if isinstance(service, cls):
-            return service
-        if isinstance(service, str):
-            for member in cls:
-                if member.name.lower() == service:
-                    return member
-            raise ValueError(f"service {service!r} is not 'user', 'quorum' or 'registration'")
-        if isinstance(service, int) and not isinstance(service, bool):
-            try:
-                return cls(service)
-            except ValueError:
-                raise ValueError(f"service {service} is not one of the CHM_SERVICE_* values") from None
-        raise TypeError(f"service must be a service name such as 'user', not {type(service).__name__}")
+        return _parse_member(cls, service, "service", "CHM_SERVICE_*", "user")
 
 
 _SCOPES = {"user": _lib.CHM_QUORUM_SCOPE_USER, "all": _lib.CHM_QUORUM_SCOPE_ALL}

@@ -115,7 +115,7 @@ def test_the_ceremony(cluster, keys, openssl, tmp_path):
 
 def test_arguments_are_checked_before_anything_is_sent(cluster):
     with chm.Session.open() as s:
-        with pytest.raises(ValueError, match="'user', 'quorum' or 'registration'"):
+        with pytest.raises(ValueError, match="is not one of 'user', 'quorum', 'registration'"):
             s.generate_quorum_token("users", "x.json")
         with pytest.raises(TypeError, match="TokenFile"):
             s.set_approval(b"{}")
