@@ -18,9 +18,11 @@ fn every_golden_request_is_read_and_answered_by_a_node() {
     let (_dir, cluster) = activated_cluster(1, ServerOptions::default());
     let (addr, ca) = (cluster.addr(0).unwrap(), cluster.ca_path());
     block_on(async {
-        // Logged in as the admin, so that every operation reaches its own rules.
+        // Logged in as the admin, so that every operation reaches its own rules; the
+        // connection's hello (with this library's features) is the client's own, so the
+        // golden hello, whose feature is made up, is not sent again.
         let mut c = Client::admin(addr, &ca).await;
-        for request in requests {
+        for request in requests.iter().filter(|r| r["op"] != "hello") {
             c.send_raw(serde_json::to_string(request).unwrap().as_bytes())
                 .await;
             let response = c.receive().await.unwrap();
