@@ -13,7 +13,10 @@ use cloudhsm_mfa::proto::{ErrorCode, Role};
 use common::*;
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn request(settings: &[(Factor, Option<bool>, Option<bool>)]) -> Request {
@@ -53,15 +56,25 @@ fn a_software_token_preferred_then_a_login_with_its_code() {
     let mut alice = user(&c, "alice");
     let e = alice
         .run(async |s| {
-            s.set_mfa_preference("alice", Role::CryptoUser, &request(&[(Factor::SoftwareToken, Some(true), Some(true))]))
-                .await
+            s.set_mfa_preference(
+                "alice",
+                Role::CryptoUser,
+                &request(&[(Factor::SoftwareToken, Some(true), Some(true))]),
+            )
+            .await
         })
         .unwrap_err();
-    assert!(e.to_string().contains("User has not verified software token mfa"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("User has not verified software token mfa"),
+        "{e}"
+    );
     let token = alice
         .run(async |s| s.associate_software_token("alice@cluster-local").await)
         .unwrap();
-    assert!(token.otpauth_uri.starts_with("otpauth://totp/cloudhsm-mfa:alice@cluster-local?secret="));
+    assert!(token
+        .otpauth_uri
+        .starts_with("otpauth://totp/cloudhsm-mfa:alice@cluster-local?secret="));
     let secret = totp::decode_secret(&token.secret_code).unwrap();
     let verify_code = totp::code_at(&secret, now());
     alice
@@ -69,8 +82,12 @@ fn a_software_token_preferred_then_a_login_with_its_code() {
         .unwrap();
     let prefs = alice
         .run(async |s| {
-            s.set_mfa_preference("alice", Role::CryptoUser, &request(&[(Factor::SoftwareToken, Some(true), Some(true))]))
-                .await
+            s.set_mfa_preference(
+                "alice",
+                Role::CryptoUser,
+                &request(&[(Factor::SoftwareToken, Some(true), Some(true))]),
+            )
+            .await
         })
         .unwrap();
     assert_eq!(
@@ -90,11 +107,22 @@ fn a_software_token_preferred_then_a_login_with_its_code() {
         .unwrap_err();
     assert!(matches!(e, cloudhsm_mfa::Error::MfaRequired { .. }), "{e}");
     let step = alice
-        .run(async |s| s.login_start("alice", Role::CryptoUser, USER_PASSWORD, None).await)
+        .run(async |s| {
+            s.login_start("alice", Role::CryptoUser, USER_PASSWORD, None)
+                .await
+        })
         .unwrap();
-    assert_eq!(step, LoginStep::Code { factor: Factor::SoftwareToken, destination: None });
+    assert_eq!(
+        step,
+        LoginStep::Code {
+            factor: Factor::SoftwareToken,
+            destination: None
+        }
+    );
     // The code that verified the token was used already.
-    let e = alice.run(async |s| s.login_code(&verify_code).await).unwrap_err();
+    let e = alice
+        .run(async |s| s.login_code(&verify_code).await)
+        .unwrap_err();
     assert_eq!(hsm_code(&e), Some(ErrorCode::CodeMismatch), "{e}");
     c.advance(std::time::Duration::from_secs(totp::STEP_SECS));
     let next = totp::code_at(&secret, now() + totp::STEP_SECS);
@@ -106,23 +134,42 @@ fn a_software_token_preferred_then_a_login_with_its_code() {
 fn an_sms_login_sends_one_message_for_three_hsms() {
     let c = TestCluster::start(3);
     let mut bob = user(&c, "bob");
-    bob.run(async |s| s.update_attributes("bob", Role::CryptoUser, Some("+14155550100"), None).await)
-        .unwrap();
-    bob.run(async |s| s.set_mfa_preference("bob", Role::CryptoUser, &request(&[(Factor::Sms, Some(true), None)])).await)
-        .unwrap();
+    bob.run(async |s| {
+        s.update_attributes("bob", Role::CryptoUser, Some("+14155550100"), None)
+            .await
+    })
+    .unwrap();
+    bob.run(async |s| {
+        s.set_mfa_preference(
+            "bob",
+            Role::CryptoUser,
+            &request(&[(Factor::Sms, Some(true), None)]),
+        )
+        .await
+    })
+    .unwrap();
     bob.run(async |s| s.logout().await).unwrap();
     let step = bob
-        .run(async |s| s.login_start("bob", Role::CryptoUser, USER_PASSWORD, None).await)
+        .run(async |s| {
+            s.login_start("bob", Role::CryptoUser, USER_PASSWORD, None)
+                .await
+        })
         .unwrap();
     assert_eq!(
         step,
-        LoginStep::Code { factor: Factor::Sms, destination: Some("+*******0100".into()) },
+        LoginStep::Code {
+            factor: Factor::Sms,
+            destination: Some("+*******0100".into())
+        },
         "the only enabled factor is asked for, though not preferred"
     );
     let codes = outbox_codes(&c, "+14155550100");
     assert_eq!(codes.len(), 1, "one message for the whole cluster");
     bob.run(async |s| s.login_code(&codes[0]).await).unwrap();
-    assert_eq!(bob.logged_in().map(|(u, _)| u.to_string()), Some("bob".into()));
+    assert_eq!(
+        bob.logged_in().map(|(u, _)| u.to_string()),
+        Some("bob".into())
+    );
 }
 
 #[test]
@@ -133,39 +180,86 @@ fn several_factors_make_the_login_ask_which_and_token_sign_goes_through_the_same
     let mut carol = c.session();
     // token-sign alone: the token-sign step, signed by the key.
     let step = carol
-        .run(async |s| s.login_start("carol", Role::CryptoUser, USER_PASSWORD, None).await)
+        .run(async |s| {
+            s.login_start("carol", Role::CryptoUser, USER_PASSWORD, None)
+                .await
+        })
         .unwrap();
     assert_eq!(step, LoginStep::TokenSign(None));
     carol.run(async |s| s.login_sign_with(&key).await).unwrap();
     carol
-        .run(async |s| s.update_attributes("carol", Role::CryptoUser, None, Some("carol@example.com")).await)
+        .run(async |s| {
+            s.update_attributes("carol", Role::CryptoUser, None, Some("carol@example.com"))
+                .await
+        })
         .unwrap();
     carol
-        .run(async |s| s.set_mfa_preference("carol", Role::CryptoUser, &request(&[(Factor::Email, Some(true), None)])).await)
+        .run(async |s| {
+            s.set_mfa_preference(
+                "carol",
+                Role::CryptoUser,
+                &request(&[(Factor::Email, Some(true), None)]),
+            )
+            .await
+        })
         .unwrap();
     carol.run(async |s| s.logout().await).unwrap();
     let step = carol
-        .run(async |s| s.login_start("carol", Role::CryptoUser, USER_PASSWORD, None).await)
+        .run(async |s| {
+            s.login_start("carol", Role::CryptoUser, USER_PASSWORD, None)
+                .await
+        })
         .unwrap();
-    assert_eq!(step, LoginStep::Select { factors: vec![Factor::TokenSign, Factor::Email] });
-    let e = carol.run(async |s| s.login_select(Factor::Sms, None).await).unwrap_err();
+    assert_eq!(
+        step,
+        LoginStep::Select {
+            factors: vec![Factor::TokenSign, Factor::Email]
+        }
+    );
+    let e = carol
+        .run(async |s| s.login_select(Factor::Sms, None).await)
+        .unwrap_err();
     assert!(e.to_string().contains("token-sign, email"), "{e}");
-    let step = carol.run(async |s| s.login_select(Factor::Email, None).await).unwrap();
-    assert_eq!(step, LoginStep::Code { factor: Factor::Email, destination: Some("c***@example.com".into()) });
+    let step = carol
+        .run(async |s| s.login_select(Factor::Email, None).await)
+        .unwrap();
+    assert_eq!(
+        step,
+        LoginStep::Code {
+            factor: Factor::Email,
+            destination: Some("c***@example.com".into())
+        }
+    );
     let codes = outbox_codes(&c, "carol@example.com");
     assert_eq!(codes.len(), 1);
     carol.run(async |s| s.login_code(&codes[0]).await).unwrap();
     // And the token-sign choice, through a token file.
     carol.run(async |s| s.logout().await).unwrap();
     carol
-        .run(async |s| s.login_start("carol", Role::CryptoUser, USER_PASSWORD, None).await)
+        .run(async |s| {
+            s.login_start("carol", Role::CryptoUser, USER_PASSWORD, None)
+                .await
+        })
         .unwrap();
     let file = c.path("login.json");
-    let step = carol.run(async |s| s.login_select(Factor::TokenSign, Some(&file)).await).unwrap();
-    assert!(matches!(step, LoginStep::TokenSign(Some(ref t)) if t.tokens == 3), "{step:?}");
-    cloudhsm_mfa::sign_file(&file, &keys::private_key_path(2048, 0, keys::Encoding::Pkcs8), None, None).unwrap();
+    let step = carol
+        .run(async |s| s.login_select(Factor::TokenSign, Some(&file)).await)
+        .unwrap();
+    assert!(
+        matches!(step, LoginStep::TokenSign(Some(ref t)) if t.tokens == 3),
+        "{step:?}"
+    );
+    cloudhsm_mfa::sign_file(
+        &file,
+        &keys::private_key_path(2048, 0, keys::Encoding::Pkcs8),
+        None,
+        None,
+    )
+    .unwrap();
     carol.run(async |s| s.login_mfa_finish(None).await).unwrap();
-    let prefs = carol.run(async |s| s.get_mfa_preference("carol", Role::CryptoUser).await).unwrap();
+    let prefs = carol
+        .run(async |s| s.get_mfa_preference("carol", Some(Role::CryptoUser)).await)
+        .unwrap();
     assert_eq!(
         serde_json::to_value(MfaPreferenceView::new(&prefs)).unwrap(),
         serde_json::json!({"UserMFASettingList": ["TOKEN_SIGN_MFA", "EMAIL_OTP"]})

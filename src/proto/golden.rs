@@ -89,7 +89,7 @@ fn requests() -> Vec<Request> {
         },
         Op::GetMfaPreference {
             username: s("alice"),
-            role: Role::CryptoUser,
+            role: Some(Role::CryptoUser),
         },
         Op::AssociateSoftwareToken {
             secret: Secret::new("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),

@@ -141,8 +141,13 @@ operations! {
         role: Role,
         settings: BTreeMap<Factor, Setting>,
     }, gated by None;
-    /// A user's MFA preferences (`MfaPreferences`). Feature `mfa`.
-    "get_mfa_preference" => GetMfaPreference { username: String, role: Role }, gated by None;
+    /// A user's MFA preferences (`MfaPreferences`); `role`, when given, must be the user's.
+    /// Feature `mfa`.
+    "get_mfa_preference" => GetMfaPreference {
+        username: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<Role>,
+    }, gated by None;
     /// Associates a software token secret (base32) with the logged-in user, unverified.
     /// Feature `mfa`.
     "associate_software_token" => AssociateSoftwareToken { secret: Secret }, gated by None;

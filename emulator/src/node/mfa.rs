@@ -461,8 +461,19 @@ impl Node {
         &mut self,
         conn: ConnId,
         username: &str,
-        role: Role,
+        role: Option<Role>,
     ) -> NodeStep {
+        let role = match role {
+            Some(r) => r,
+            None => {
+                let name = normalize(username)?;
+                self.state
+                    .users
+                    .get(&name)
+                    .map(|u| u.role)
+                    .ok_or_else(|| refuse(ErrorCode::UserNotFound, format!("no user {name}")))?
+            }
+        };
         let name = self.authorize_preferences(conn, username, role)?;
         Ok(preferences_reply(&self.state.users[&name].mfa))
     }

@@ -293,8 +293,13 @@ impl Session {
         self.ask_preferences(op, "MFA preference change").await
     }
 
-    /// `username`'s MFA preferences (the user itself, or an admin).
-    pub async fn get_mfa_preference(&mut self, username: &str, role: Role) -> Result<Preferences> {
+    /// `username`'s MFA preferences (the user itself, or an admin); `role`, when given,
+    /// must be the user's.
+    pub async fn get_mfa_preference(
+        &mut self,
+        username: &str,
+        role: Option<Role>,
+    ) -> Result<Preferences> {
         let op = Op::GetMfaPreference {
             username: username.to_string(),
             role,

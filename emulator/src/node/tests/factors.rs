@@ -323,7 +323,7 @@ fn token_sign_is_enabled_by_registering_and_can_be_disabled_keeping_the_key() {
             bob,
             Op::GetMfaPreference {
                 username: "bob".into(),
-                role: Role::CryptoUser
+                role: Some(Role::CryptoUser)
             }
         ),
         Reply::MfaPreferences {
