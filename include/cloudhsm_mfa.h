@@ -611,6 +611,33 @@ typedef struct CHM_FUNCTION_LIST {
  */
 #define CHMR_QUORUM_TOKEN_INVALID 2147483671
 
+/**
+ * Return code: an MFA preference request breaks a rule (two preferred factors,
+ * preferred and disabled, ...); nothing changed.
+ */
+#define CHMR_MFA_PREFERENCE_INVALID 2147483672
+
+/**
+ * Return code: an MFA factor is not ready: a software token not verified, no phone
+ * number or email, no token-sign key.
+ */
+#define CHMR_FACTOR_NOT_READY 2147483673
+
+/**
+ * Return code: a TOTP, SMS or email code is wrong or was used already.
+ */
+#define CHMR_CODE_MISMATCH 2147483674
+
+/**
+ * Return code: an SMS or email code expired.
+ */
+#define CHMR_CODE_EXPIRED 2147483675
+
+/**
+ * Return code: the login waits for the user to select one of several factors.
+ */
+#define CHMR_MFA_SELECTION_REQUIRED 2147483676
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -421,7 +421,12 @@ pub fn sha256(data: &[u8]) -> Token {
 
 /// Fills a fresh token with random bytes.
 pub fn random_token() -> Result<Token> {
-    let mut t = [0u8; TOKEN_LEN];
+    random_bytes()
+}
+
+/// `N` random bytes from the system's generator.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut t = [0u8; N];
     aws_lc_rs::rand::fill(&mut t).map_err(|_| Error::crypto("no randomness available"))?;
     Ok(t)
 }

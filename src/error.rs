@@ -191,6 +191,9 @@ pub enum Error {
     /// A password login was asked for a user who has MFA.
     #[error("user {username} has MFA registered: log in with mfa-token-sign")]
     MfaRequired { username: String },
+    /// A password or token-sign login of a user whose login asks for another factor.
+    #[error("the login of user {username} asks for {asks}: log in with --mfa-type and --mfa-code (the library: Session::login_start)")]
+    FactorRequired { username: String, asks: String },
     /// An MFA login or deregistration for a user without an MFA key.
     #[error("MFA is not registered for user {username}: log in with the password alone, or register MFA with user change-mfa token-sign")]
     MfaNotRegistered { username: String },

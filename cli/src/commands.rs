@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::cluster::{self, ClusterCommand};
 use crate::login::{self, LoginArgs};
+use crate::mfa;
 use crate::output::emit;
 use crate::quorum::{self, QuorumCommand};
 use crate::session::{Context, TargetArgs};
@@ -41,6 +42,11 @@ pub fn run(ctx: &mut Context, target: &TargetArgs, cmd: HsmCommand) -> ExitCode 
             UserCommand::ChangePassword(args) => emit(user::change_password(ctx, target, args)),
             UserCommand::ChangeMfa(cmd) => emit(user::change_mfa(ctx, target, cmd)),
             UserCommand::ChangeQuorum(cmd) => emit(quorum::register(ctx, target, cmd)),
+            UserCommand::SetMfaPreference(args) => mfa::set_command(ctx, target, args),
+            UserCommand::GetMfaPreference(args) => emit(mfa::get(ctx, target, args)),
+            UserCommand::AssociateSoftwareToken(args) => emit(mfa::associate(ctx, target, args)),
+            UserCommand::VerifySoftwareToken(args) => emit(mfa::verify(ctx, target, args)),
+            UserCommand::UpdateAttributes(args) => emit(mfa::update_attributes(ctx, target, args)),
         },
         HsmCommand::Quorum(cmd) => quorum::run(ctx, target, cmd),
         HsmCommand::Cluster(cmd) => emit(cluster::run(ctx, target, cmd)),

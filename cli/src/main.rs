@@ -11,6 +11,7 @@ mod interactive;
 mod key_file;
 mod keygen;
 mod login;
+mod mfa;
 mod output;
 mod prompt;
 mod quickstart;

@@ -15,6 +15,7 @@ pub const CONFIRM_PASSWORD: &str = "Confirm password:";
 pub const SIGNED_TOKEN_FILE: &str =
     "Enter signed token file path (press enter if same as the unsigned token file):";
 pub const PUBLIC_KEY_FILE: &str = "Enter public key PEM file path:";
+pub const MFA_CODE: &str = "Enter MFA code:";
 
 /// The longest line read; a longer one is an error (and is not kept).
 const LINE_LIMIT: usize = 64 * 1024;

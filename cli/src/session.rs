@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use cloudhsm_mfa::blocking::{Runtime, Session};
-use cloudhsm_mfa::client::SessionOptions;
+use cloudhsm_mfa::client::{LoginStep, SessionOptions};
 use cloudhsm_mfa::config::{ClusterTarget, Config};
+use cloudhsm_mfa::mfa::Factor;
 use cloudhsm_mfa::proto::Role;
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -20,6 +21,8 @@ use crate::prompt::Input;
 pub const ROLE_ENV: &str = "CLOUDHSM_ROLE";
 /// The environment variable with `user:password` for single-command mode's login.
 pub const PIN_ENV: &str = "CLOUDHSM_PIN";
+/// The environment variable with a software-token code for single-command mode's login.
+pub const MFA_CODE_ENV: &str = "CLOUDHSM_MFA_CODE";
 
 /// The options that choose the cluster, accepted by every command.
 #[derive(Args, Clone, Default)]
@@ -44,6 +47,15 @@ impl TargetArgs {
                 .clone()
                 .or_else(|| defaults.cluster_id.clone()),
         }
+    }
+
+    /// The cluster's id as a software token's URI names it (`cluster` when the
+    /// configuration gives none).
+    pub fn cluster_label(&self) -> Result<String, String> {
+        Ok(self
+            .select()?
+            .cluster_id
+            .unwrap_or_else(|| "cluster".into()))
     }
 
     /// Reads the configuration and chooses the cluster.
@@ -139,6 +151,11 @@ struct Credentials {
 }
 
 impl Clusters {
+    /// Whether commands run one per process or in interactive mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
     /// What can be checked before anything is asked or sent: the configuration and the
     /// cluster, and in single-command mode the credentials of a command that needs a login.
     pub fn check(&self, target: &TargetArgs, needs_login: bool) -> Result<(), String> {
@@ -184,19 +201,55 @@ impl Clusters {
         let session = self.session(target)?;
         if mode == Mode::Single && session.logged_in().is_none() {
             let c = credentials()?;
-            session
-                .run(async |ses| ses.login(&c.username, c.role, &c.password).await)
-                .map_err(|e| {
-                    let hint = match e {
-                        cloudhsm_mfa::Error::MfaRequired { .. } => {
-                            "; single-command mode logs in with the password alone: log in with \
-                         mfa-token-sign in interactive mode (cloudhsm-mfa interactive), or run \
-                         the command as an admin"
-                        }
-                        _ => "",
-                    };
-                    format!("login with {ROLE_ENV} and {PIN_ENV} failed: {e}{hint}")
-                })?;
+            let step = session
+                .run(async |ses| {
+                    ses.login_start(&c.username, c.role, &c.password, None)
+                        .await
+                })
+                .map_err(|e| format!("login with {ROLE_ENV} and {PIN_ENV} failed: {e}"))?;
+            let hint = "single-command mode logs in with the password and, for a software \
+                        token, the code in CLOUDHSM_MFA_CODE: log in in interactive mode \
+                        (cloudhsm-mfa interactive)";
+            match step {
+                LoginStep::Done(_) => {}
+                LoginStep::Code {
+                    factor: Factor::SoftwareToken,
+                    ..
+                } => {
+                    let code = std::env::var(MFA_CODE_ENV).map_err(|_| {
+                        format!(
+                            "login with {ROLE_ENV} and {PIN_ENV}: user {} needs a software-token \
+                             code; set {MFA_CODE_ENV}, or {hint}",
+                            c.username
+                        )
+                    })?;
+                    session
+                        .run(async |ses| ses.login_code(code.trim()).await)
+                        .map_err(|e| format!("login with {MFA_CODE_ENV} failed: {e}"))?;
+                }
+                LoginStep::TokenSign(_) => {
+                    return Err(format!(
+                        "login with {ROLE_ENV} and {PIN_ENV} failed: user {} has MFA registered: \
+                         {hint}, or run the command as an admin",
+                        c.username
+                    ))
+                }
+                LoginStep::Code { factor, .. } => {
+                    return Err(format!(
+                    "login with {ROLE_ENV} and {PIN_ENV}: user {} needs a {factor} code; {hint}",
+                    c.username
+                ))
+                }
+                LoginStep::Select { factors } => {
+                    let names: Vec<&str> = factors.iter().map(|f| f.as_str()).collect();
+                    return Err(format!(
+                        "login with {ROLE_ENV} and {PIN_ENV}: user {} has to select an MFA type \
+                         ({}); {hint}",
+                        c.username,
+                        names.join(", ")
+                    ));
+                }
+            }
         }
         Ok(session)
     }

@@ -29,6 +29,16 @@ pub enum UserCommand {
     /// Change a user's Quorum Strategy
     #[command(subcommand)]
     ChangeQuorum(ChangeQuorumCommand),
+    /// Set a user's MFA preferences: which factors are enabled and which is preferred
+    SetMfaPreference(crate::mfa::SetArgs),
+    /// Show a user's MFA preferences
+    GetMfaPreference(crate::mfa::GetArgs),
+    /// Make a new software token (TOTP) secret for the logged-in user
+    AssociateSoftwareToken(crate::mfa::AssociateArgs),
+    /// Verify the logged-in user's new software token with a code
+    VerifySoftwareToken(crate::mfa::VerifyArgs),
+    /// Set a user's phone number and email for SMS and email codes
+    UpdateAttributes(crate::mfa::AttributesArgs),
 }
 
 #[derive(Args)]

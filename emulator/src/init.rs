@@ -39,6 +39,8 @@ pub struct InitOptions {
     /// The `cluster_id` of the client configuration.
     pub cluster_id: String,
     pub settings: NodeSettings,
+    /// How SMS and email codes are sent.
+    pub delivery: crate::delivery::DeliveryConfig,
 }
 
 impl Default for InitOptions {
@@ -51,12 +53,14 @@ impl Default for InitOptions {
             admin_password: None,
             cluster_id: DEFAULT_CLUSTER_ID.into(),
             settings: NodeSettings::default(),
+            delivery: crate::delivery::DeliveryConfig::default(),
         }
     }
 }
 
 impl InitOptions {
     fn validate(&self) -> Result<()> {
+        self.delivery.validate().map_err(Error::Invalid)?;
         if !(1..=MAX_NODES).contains(&self.nodes) {
             return Err(Error::Invalid(format!(
                 "a cluster has 1 to {MAX_NODES} nodes, not {}",
@@ -164,7 +168,9 @@ pub fn init_cluster(dir: &Path, options: &InitOptions) -> Result<Manifest> {
         cluster_id: options.cluster_id.clone(),
         settings: options.settings.clone(),
         nodes,
+        delivery: options.delivery.clone(),
     };
+    layout.load_code_key()?;
     write_client_config(&layout, &manifest)?;
     manifest.save(&layout)?;
     Ok(manifest)

@@ -54,6 +54,51 @@ impl ClusterDir {
         self.root.join("customerCA.key")
     }
 
+    /// The cluster's secret for SMS and email codes (32 bytes, mode 0600), the same for
+    /// every node.
+    pub fn code_key(&self) -> PathBuf {
+        self.root.join("code.key")
+    }
+
+    /// Where SMS and email codes go by default: one JSON line per message.
+    pub fn outbox(&self) -> PathBuf {
+        self.root.join("outbox.jsonl")
+    }
+
+    /// The cluster's code key, made now when the directory has none (a cluster made before
+    /// SMS and email codes): the first node to start makes it, the others read it.
+    pub fn load_code_key(&self) -> Result<[u8; 32]> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.code_key();
+        let make = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        if let Ok(mut file) = make {
+            let mut key = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut key)
+                .map_err(|_| Error::Invalid("no randomness for the code key".into()))?;
+            file.write_all(&key)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| Error::file(&path, format!("cannot write the code key: {e}")))?;
+            return Ok(key);
+        }
+        // Made by another node a moment ago, perhaps still being written.
+        for _ in 0..100 {
+            let bytes = cloudhsm_mfa::fs_atomic::read_limited(&path, 64)?;
+            if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
+                return Ok(key);
+            }
+            if bytes.len() > 32 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(Error::file(&path, "the code key is not 32 bytes"))
+    }
+
     pub fn node(&self, index: usize) -> PathBuf {
         self.root.join(format!("node-{index}"))
     }
@@ -80,6 +125,9 @@ pub struct Manifest {
     pub cluster_id: String,
     pub settings: NodeSettings,
     pub nodes: Vec<NodeEntry>,
+    /// How SMS and email codes are sent (absent in older manifests: the outbox).
+    #[serde(default)]
+    pub delivery: crate::delivery::DeliveryConfig,
 }
 
 /// One node of the cluster.
@@ -158,6 +206,7 @@ impl Manifest {
                 return Err(format!("nodes[{i}]: port 0 is not a port to listen on"));
             }
         }
+        self.delivery.validate()?;
         self.settings.validate()
     }
 

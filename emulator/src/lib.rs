@@ -16,6 +16,7 @@
 
 pub mod clock;
 pub mod cluster;
+pub mod delivery;
 pub mod error;
 pub mod init;
 pub mod layout;

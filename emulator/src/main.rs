@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use cloudhsm_mfa::proto::Secret;
+use cloudhsm_mfa_emulator::delivery::{DeliveryConfig, EmailChannel, SmsChannel};
 use cloudhsm_mfa_emulator::init::DEFAULT_CLUSTER_ID;
 use cloudhsm_mfa_emulator::{
     init_cluster, EmbeddedCluster, Error, InitOptions, NodeSettings, ServerOptions,
@@ -80,6 +81,21 @@ struct InitArgs {
     /// Quorum token lifetime in seconds.
     #[arg(long)]
     quorum_token_ttl_secs: Option<u64>,
+    /// Send email codes through this SMTP server (HOST:PORT, no TLS: a local relay)
+    /// instead of the outbox.
+    #[arg(long, value_name = "HOST:PORT")]
+    email_smtp: Option<String>,
+    /// The sender of email codes sent by SMTP.
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        default_value = "cloudhsm-mfa@localhost.localdomain"
+    )]
+    email_from: String,
+    /// Send SMS codes by running this command (repeat for each word), with the phone
+    /// number appended and the text on standard input, instead of the outbox.
+    #[arg(long = "sms-command", value_name = "WORD")]
+    sms_command: Vec<String>,
 }
 
 #[derive(Args)]
@@ -162,6 +178,22 @@ fn init(args: InitArgs) -> Result<(), Error> {
         admin_password: args.admin_password.map(Secret::new),
         cluster_id: args.cluster_id,
         settings,
+        delivery: DeliveryConfig {
+            email: match args.email_smtp {
+                Some(server) => EmailChannel::Smtp {
+                    server,
+                    from: args.email_from,
+                },
+                None => EmailChannel::Outbox,
+            },
+            sms: if args.sms_command.is_empty() {
+                SmsChannel::Outbox
+            } else {
+                SmsChannel::Command {
+                    argv: args.sms_command,
+                }
+            },
+        },
     };
     let manifest = init_cluster(&args.dir, &options)?;
     let layout =

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use cloudhsm_mfa::proto::{ErrorCode, Op, Reply, Role, Secret, PROTOCOL_VERSION};
+use cloudhsm_mfa::proto::{ErrorCode, Op, Reply, Role, Secret, FEATURES, PROTOCOL_VERSION};
 use cloudhsm_mfa_emulator::{EmbeddedCluster, InitOptions, NodeSettings, ServerOptions};
 use common::*;
 
@@ -29,7 +29,7 @@ fn a_new_cluster_is_activated_then_the_admin_logs_in_on_every_node() {
                 Reply::Hello {
                     protocol: PROTOCOL_VERSION,
                     hsm_id: format!("hsm-{}", i + 1),
-                    features: vec!["quorum".to_string()],
+                    features: FEATURES.iter().map(|f| f.to_string()).collect(),
                 }
             );
             let (code, msg) = error(

@@ -45,6 +45,8 @@ fuzz_target!(|data: &[u8]| {
                 username: user.clone(),
                 role,
                 password: Secret::new(password.clone()),
+                code_nonce: None,
+                deliver_by: None,
             },
             1 => Op::Logout,
             2 => Op::CreateUser {

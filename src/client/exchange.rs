@@ -11,6 +11,7 @@ use super::cluster::Cluster;
 use super::fanout::{NodeResult, Tally};
 use crate::crypto::Token;
 use crate::error::{Error, Result};
+use crate::mfa::Factor;
 use crate::proto::{Op, Reply, Role};
 use crate::signer::{self, Signer};
 use crate::token_file::TokenFile;
@@ -32,6 +33,29 @@ impl Purpose {
     }
 }
 
+/// A login step other than token-sign that an HSM answered (SPEC §11.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactorStep {
+    Code {
+        factor: Factor,
+        destination: Option<String>,
+    },
+    Select {
+        factors: Vec<Factor>,
+    },
+}
+
+impl FactorStep {
+    /// Whether two HSMs asked for the same thing (the destination aside).
+    pub fn same_kind(&self, other: &FactorStep) -> bool {
+        match (self, other) {
+            (FactorStep::Code { factor: a, .. }, FactorStep::Code { factor: b, .. }) => a == b,
+            (FactorStep::Select { factors: a }, FactorStep::Select { factors: b }) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// Challenges issued by the HSMs, waiting for signatures.
 pub struct Challenges {
     pub purpose: Purpose,
@@ -46,6 +70,8 @@ pub struct Challenges {
     pub done: Vec<usize>,
     /// HSMs that did not take part, with the reason.
     pub missed: Vec<(usize, String)>,
+    /// HSMs that asked for another factor than token-sign (a login only).
+    pub steps: Vec<(usize, FactorStep)>,
 }
 
 /// A signature for the token one HSM issued.
@@ -60,6 +86,7 @@ enum Issued {
     Token(Token),
     BadToken,
     Done,
+    Step(FactorStep),
 }
 
 /// Sends `op` (the first request of an exchange for `purpose`) to every HSM and collects
@@ -72,12 +99,40 @@ pub async fn issue(
     op: Op,
 ) -> Result<Challenges> {
     cluster.connect_missing().await;
-    let results = cluster.broadcast(op).await;
+    let all: Vec<usize> = (0..cluster.len()).collect();
+    issue_to(cluster, &all, purpose, username, role, op).await
+}
+
+/// [`issue`], sending `op` to the HSMs `hsms` only (the ones that took part in the
+/// earlier steps of a login).
+pub async fn issue_to(
+    cluster: &mut Cluster,
+    hsms: &[usize],
+    purpose: Purpose,
+    username: String,
+    role: Role,
+    op: Op,
+) -> Result<Challenges> {
+    let mut ops = vec![None; cluster.len()];
+    for &i in hsms {
+        ops[i] = Some(op.clone());
+    }
+    let results = cluster.fan_out(ops).await;
     let mut tally = Tally::new(cluster, results, |reply| match reply {
         Reply::Challenge { token, .. } => {
             Some(decode_token(&token).map_or(Issued::BadToken, Issued::Token))
         }
         Reply::LoggedIn { .. } if purpose == Purpose::Login => Some(Issued::Done),
+        Reply::MfaCode {
+            factor,
+            destination,
+        } if purpose == Purpose::Login => Some(Issued::Step(FactorStep::Code {
+            factor,
+            destination,
+        })),
+        Reply::MfaSelect { factors } if purpose == Purpose::Login => {
+            Some(Issued::Step(FactorStep::Select { factors }))
+        }
         _ => None,
     });
     let mut challenges = Challenges {
@@ -88,12 +143,14 @@ pub async fn issue(
         issued: Vec::new(),
         done: Vec::new(),
         missed: std::mem::take(&mut tally.missed),
+        steps: Vec::new(),
     };
     let mut bad_token = None;
     for (i, answer) in std::mem::take(&mut tally.accepted) {
         match answer {
             Issued::Token(t) => challenges.issued.push((i, t)),
             Issued::Done => challenges.done.push(i),
+            Issued::Step(step) => challenges.steps.push((i, step)),
             Issued::BadToken => {
                 bad_token.get_or_insert(Error::Protocol {
                     hsm: cluster.label(i),
@@ -107,7 +164,7 @@ pub async fn issue(
         undo_logins(cluster, &challenges.done).await;
         return Err(err);
     }
-    if challenges.issued.is_empty() && challenges.done.is_empty() {
+    if challenges.issued.is_empty() && challenges.done.is_empty() && challenges.steps.is_empty() {
         return Err(Error::NoHsmReachable {
             details: cluster.describe(&challenges.missed),
         });

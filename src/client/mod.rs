@@ -17,6 +17,7 @@ mod tls;
 mod user_list;
 
 pub use crate::signer::Signer;
+pub use flows::factors::{LoginStep, MfaPreferenceView, SoftwareTokenSecret};
 pub use flows::quorum::{GeneratedToken, QuorumTokenList, QuorumTokenRow, QuorumValueList};
 pub use session::{HsmParticipation, IssuedTokens, LoginReport, Session, SessionOptions};
 pub use user_list::{Agreed, Strategy, UnreachableHsm, UserList, UserRow};

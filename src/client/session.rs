@@ -58,6 +58,23 @@ pub struct IssuedTokens {
 pub(super) enum Pending {
     /// Challenges written to a token file, waiting for its signed copy.
     TokenSign(Challenges),
+    /// A login whose password was right, waiting for a factor's code or a selection.
+    Factor(FactorLogin),
+}
+
+/// A login at a code or selection step (SPEC §11.2).
+#[derive(Debug, Clone)]
+pub(super) struct FactorLogin {
+    pub username: String,
+    pub role: Role,
+    /// The factors it may go on with.
+    pub factors: Vec<crate::mfa::Factor>,
+    /// The factor whose code is asked for, once known.
+    pub asked: Option<crate::mfa::Factor>,
+    /// The HSMs that took part.
+    pub hsms: Vec<usize>,
+    /// The HSMs that did not, with the reason.
+    pub missed: Vec<(usize, String)>,
 }
 
 /// A session with one cluster. Dropping it closes the connections, which logs out.
@@ -167,7 +184,7 @@ impl Session {
         self.waiting(purpose)?;
         match self.pending.take() {
             Some(Pending::TokenSign(c)) => Ok(c),
-            None => Err(Error::NothingPending {
+            _ => Err(Error::NothingPending {
                 operation: purpose.name().into(),
             }),
         }

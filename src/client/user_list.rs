@@ -65,6 +65,21 @@ pub struct UserList {
     pub unreachable_hsms: Vec<UnreachableHsm>,
 }
 
+/// The `mfa` strategies of a user: every enabled factor, or token-sign alone from a node
+/// before the `mfa` feature.
+fn factors(u: &UserInfo) -> Vec<Strategy> {
+    if u.factors.is_empty() {
+        return token_sign(u.mfa);
+    }
+    u.factors
+        .iter()
+        .map(|f| Strategy {
+            strategy: f.as_str().into(),
+            status: "enabled".into(),
+        })
+        .collect()
+}
+
 fn token_sign(enabled: bool) -> Vec<Strategy> {
     if enabled {
         vec![Strategy {
@@ -102,7 +117,7 @@ pub fn merge(per_hsm: &[Vec<UserInfo>], unreachable: Vec<UnreachableHsm>) -> Use
         .map(|(name, seen)| {
             let role = agree(seen.iter().map(|u| u.role.as_str().to_string()));
             let locked = agree(seen.iter().map(|u| u.locked.to_string()));
-            let mfa = agree(seen.iter().map(|u| token_sign(u.mfa)));
+            let mfa = agree(seen.iter().map(|u| factors(u)));
             let quorum = agree(seen.iter().map(|u| token_sign(u.quorum)));
             let everywhere = seen.len() == per_hsm.len() && unreachable.is_empty();
             let full = everywhere
@@ -147,6 +162,7 @@ mod tests {
             locked,
             mfa,
             quorum: false,
+            factors: Vec::new(),
         }
     }
 

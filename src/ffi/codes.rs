@@ -56,7 +56,7 @@ pub fn code_of(error: &Error) -> CHM_RV {
         Error::Hsm { code, .. } | Error::Quorum { code, .. } => code_of_hsm(*code),
         Error::Protocol { .. } => CHMR_PROTOCOL_ERROR,
         Error::PartialFailure { .. } => CHMR_PARTIAL_FAILURE,
-        Error::MfaRequired { .. } => CHMR_MFA_REQUIRED,
+        Error::MfaRequired { .. } | Error::FactorRequired { .. } => CHMR_MFA_REQUIRED,
         Error::MfaNotRegistered { .. } => CHMR_MFA_NOT_REGISTERED,
         Error::TokenNotIssued { .. } | Error::TokenMissing { .. } => CHMR_TOKEN_NOT_ISSUED,
         Error::NothingPending { .. } => CHMR_OPERATION_NOT_INITIALIZED,
@@ -93,6 +93,10 @@ fn code_of_hsm(code: ErrorCode) -> CHM_RV {
         ErrorCode::QuorumApprovalRequired => CHMR_QUORUM_APPROVAL_REQUIRED,
         ErrorCode::QuorumTooFew => CHMR_QUORUM_TOO_FEW,
         ErrorCode::QuorumTokenInvalid => CHMR_QUORUM_TOKEN_INVALID,
+        ErrorCode::MfaPreferenceInvalid => CHMR_MFA_PREFERENCE_INVALID,
+        ErrorCode::FactorNotReady => CHMR_FACTOR_NOT_READY,
+        ErrorCode::CodeMismatch => CHMR_CODE_MISMATCH,
+        ErrorCode::CodeExpired => CHMR_CODE_EXPIRED,
     }
 }
 

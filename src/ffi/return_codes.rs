@@ -192,6 +192,21 @@ return_codes! {
         /// was used, or expired.
         CHMR_QUORUM_TOKEN_INVALID = 0x80000017, "quorum token is not valid here",
             QuorumTokenInvalidError;
+        /// Return code: an MFA preference request breaks a rule (two preferred factors,
+        /// preferred and disabled, ...); nothing changed.
+        CHMR_MFA_PREFERENCE_INVALID = 0x80000018, "MFA preference request is not valid",
+            MfaPreferenceInvalidError;
+        /// Return code: an MFA factor is not ready: a software token not verified, no phone
+        /// number or email, no token-sign key.
+        CHMR_FACTOR_NOT_READY = 0x80000019, "MFA factor is not verified or not set up",
+            FactorNotReadyError;
+        /// Return code: a TOTP, SMS or email code is wrong or was used already.
+        CHMR_CODE_MISMATCH = 0x8000001A, "MFA code mismatch", CodeMismatchError;
+        /// Return code: an SMS or email code expired.
+        CHMR_CODE_EXPIRED = 0x8000001B, "MFA code expired", CodeExpiredError;
+        /// Return code: the login waits for the user to select one of several factors.
+        CHMR_MFA_SELECTION_REQUIRED = 0x8000001C, "MFA factor selection required",
+            SelectionRequiredError;
     }
     retired {
         // None yet. An entry: `CHMR_NAME = 0x8000XXXX, "why, since which version";`

@@ -20,6 +20,8 @@ fn requests() -> Vec<Request> {
             username: s("alice"),
             role: Role::CryptoUser,
             password: pw(),
+            code_nonce: None,
+            deliver_by: None,
         },
         Op::LoginMfa {
             token: s("AAAA"),
@@ -63,6 +65,45 @@ fn requests() -> Vec<Request> {
             change_quorum: false,
         },
         Op::ActivateCluster { password: pw() },
+        Op::LoginMfaSelect {
+            factor: crate::mfa::Factor::Sms,
+            code_nonce: Some(s("AAAAAAAAAAAAAAAAAAAAAA==")),
+            deliver_by: Some(s("hsm-1")),
+        },
+        Op::LoginMfaCode {
+            factor: crate::mfa::Factor::SoftwareToken,
+            code: Secret::new("123456"),
+        },
+        Op::SetMfaPreference {
+            username: s("alice"),
+            role: Role::CryptoUser,
+            settings: [(
+                crate::mfa::Factor::SoftwareToken,
+                crate::mfa::Setting {
+                    enabled: Some(true),
+                    preferred: Some(true),
+                },
+            )]
+            .into_iter()
+            .collect(),
+        },
+        Op::GetMfaPreference {
+            username: s("alice"),
+            role: Some(Role::CryptoUser),
+        },
+        Op::AssociateSoftwareToken {
+            secret: Secret::new("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+        },
+        Op::VerifySoftwareToken {
+            code: Secret::new("123456"),
+            device_name: Some(s("phone")),
+        },
+        Op::UpdateAttributes {
+            username: s("alice"),
+            role: Role::CryptoUser,
+            phone_number: Some(s("+14155550100")),
+            email: Some(s("alice@example.com")),
+        },
         Op::Approved {
             approval: Approval {
                 approval_data: s("AAAA"),
@@ -127,6 +168,7 @@ fn responses() -> Vec<Response> {
                 locked: false,
                 mfa: true,
                 quorum: false,
+                factors: Vec::new(),
             }],
         },
         Reply::QuorumToken {
@@ -143,6 +185,17 @@ fn responses() -> Vec<Response> {
             }],
         },
         Reply::QuorumValues { user: 2, quorum: 1 },
+        Reply::MfaCode {
+            factor: crate::mfa::Factor::Sms,
+            destination: Some("+*******0100".into()),
+        },
+        Reply::MfaSelect {
+            factors: vec![crate::mfa::Factor::SoftwareToken, crate::mfa::Factor::Sms],
+        },
+        Reply::MfaPreferences {
+            enabled: vec![crate::mfa::Factor::SoftwareToken],
+            preferred: Some(crate::mfa::Factor::SoftwareToken),
+        },
         Reply::Error {
             code: ErrorCode::QuorumTooFew,
             message: "Too few quorum approvals".into(),
@@ -170,7 +223,7 @@ fn responses() -> Vec<Response> {
 }
 
 /// Every error code a node may send.
-const ERROR_CODES: [ErrorCode; 22] = [
+const ERROR_CODES: [ErrorCode; 26] = [
     ErrorCode::BadRequest,
     ErrorCode::UnknownOperation,
     ErrorCode::ProtocolVersion,
@@ -193,6 +246,10 @@ const ERROR_CODES: [ErrorCode; 22] = [
     ErrorCode::QuorumApprovalRequired,
     ErrorCode::QuorumTooFew,
     ErrorCode::QuorumTokenInvalid,
+    ErrorCode::MfaPreferenceInvalid,
+    ErrorCode::FactorNotReady,
+    ErrorCode::CodeMismatch,
+    ErrorCode::CodeExpired,
 ];
 
 fn golden_path() -> std::path::PathBuf {

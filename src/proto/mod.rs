@@ -34,7 +34,10 @@ pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// A node sends a reply that belongs to a feature only to a client that announced it, and
 /// either side reads an unknown reply or error code as "unknown", never as a broken
 /// connection, so that clients and nodes of different versions keep working together.
-pub const FEATURES: &[&str] = &[QUORUM];
+pub const FEATURES: &[&str] = &[QUORUM, MFA];
+/// The feature of MFA factors and preferences (SPEC §11): software tokens, SMS and email
+/// codes, the login steps that ask for them, and the preference operations.
+pub const MFA: &str = "mfa";
 /// The feature of quorum authentication (SPEC §7): the `quorum_*` and `approved`
 /// operations and their replies.
 pub const QUORUM: &str = "quorum";
@@ -196,6 +199,21 @@ pub enum Reply {
     QuorumTokens { tokens: Vec<QuorumTokenInfo> },
     /// To `quorum_values`.
     QuorumValues { user: u32, quorum: u32 },
+    /// A login step: the code of `factor` is asked for; for SMS and email it was sent to
+    /// `destination` (masked).
+    MfaCode {
+        factor: crate::mfa::Factor,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        destination: Option<String>,
+    },
+    /// A login step: the user picks one of `factors` (`login_mfa_select`).
+    MfaSelect { factors: Vec<crate::mfa::Factor> },
+    /// A user's MFA preferences: the enabled factors and the preferred one.
+    MfaPreferences {
+        enabled: Vec<crate::mfa::Factor>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preferred: Option<crate::mfa::Factor>,
+    },
     /// A reply of a newer protocol that this library does not know.
     #[serde(other)]
     Unknown,
@@ -215,6 +233,9 @@ impl Reply {
             | Reply::Unknown => None,
             Reply::QuorumToken { .. } | Reply::QuorumTokens { .. } | Reply::QuorumValues { .. } => {
                 Some(QUORUM)
+            }
+            Reply::MfaCode { .. } | Reply::MfaSelect { .. } | Reply::MfaPreferences { .. } => {
+                Some(MFA)
             }
         }
     }
@@ -280,6 +301,10 @@ pub struct UserInfo {
     pub locked: bool,
     pub mfa: bool,
     pub quorum: bool,
+    /// The enabled MFA factors (SPEC §11); absent from nodes before the `mfa` feature,
+    /// where `mfa` alone says whether token-sign is on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub factors: Vec<crate::mfa::Factor>,
 }
 
 /// Why a node refused a request.
@@ -333,6 +358,16 @@ pub enum ErrorCode {
     /// The approval's token is not one this node issued to this login for this service,
     /// was used, or expired (the message says which).
     QuorumTokenInvalid,
+    /// An MFA preference request breaks a rule (two preferred factors, preferred and
+    /// disabled, ...); nothing changed.
+    MfaPreferenceInvalid,
+    /// A factor cannot be used yet: a software token not verified, no phone number or
+    /// email, no token-sign key.
+    FactorNotReady,
+    /// A TOTP, SMS or email code is wrong or was used already.
+    CodeMismatch,
+    /// An SMS or email code expired.
+    CodeExpired,
     /// A code of a newer protocol that this library does not know.
     #[serde(other)]
     Unknown,
@@ -350,6 +385,8 @@ mod tests {
                 username: "alice".into(),
                 role: Role::CryptoUser,
                 password: Secret::new("pw"),
+                code_nonce: None,
+                deliver_by: None,
             },
         };
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();

@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use super::{Approval, DeleteScope, Role, Secret};
+use crate::mfa::{Factor, Setting};
 use crate::quorum::Service;
 
 macro_rules! operations {
@@ -55,12 +58,19 @@ operations! {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         features: Vec<String>,
     }, gated by None;
-    /// Password login. For a user with MFA the answer is a `Challenge` (purpose `login`),
-    /// to be finished with `LoginMfa` on the same connection.
+    /// Password login. For a user whose login asks for token-sign the answer is a
+    /// `Challenge` (purpose `login`), to be finished with `LoginMfa` on the same
+    /// connection; for another factor `MfaCode` or `MfaSelect` (feature `mfa`). An SMS or
+    /// email step derives its code from `code_nonce` (base64, the same for every HSM),
+    /// and the HSM named by `deliver_by` sends it.
     "login" => Login {
         username: String,
         role: Role,
         password: Secret,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code_nonce: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deliver_by: Option<String>,
     }, gated by None;
     /// Finishes an MFA login: the signature over the challenge this node issued.
     "login_mfa" => LoginMfa { token: String, signature: String }, gated by None;
@@ -113,6 +123,50 @@ operations! {
     }, gated by Some(Service::User);
     /// Activates a new cluster: the `unactivated-admin` becomes `admin` with this password.
     "activate_cluster" => ActivateCluster { password: Secret }, gated by None;
+    /// Picks the factor of a login that asked `MfaSelect`: the answer is that factor's
+    /// step (a `Challenge` or an `MfaCode`). Feature `mfa`.
+    "login_mfa_select" => LoginMfaSelect {
+        factor: Factor,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code_nonce: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deliver_by: Option<String>,
+    }, gated by None;
+    /// Finishes a login with the code of the factor it asked for. Feature `mfa`.
+    "login_mfa_code" => LoginMfaCode { factor: Factor, code: Secret }, gated by None;
+    /// Sets a user's MFA preferences (SPEC §11.1): the user itself, or an admin; the
+    /// answer is `MfaPreferences`. Feature `mfa`.
+    "set_mfa_preference" => SetMfaPreference {
+        username: String,
+        role: Role,
+        settings: BTreeMap<Factor, Setting>,
+    }, gated by None;
+    /// A user's MFA preferences (`MfaPreferences`); `role`, when given, must be the user's.
+    /// Feature `mfa`.
+    "get_mfa_preference" => GetMfaPreference {
+        username: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<Role>,
+    }, gated by None;
+    /// Associates a software token secret (base32) with the logged-in user, unverified.
+    /// Feature `mfa`.
+    "associate_software_token" => AssociateSoftwareToken { secret: Secret }, gated by None;
+    /// Verifies the logged-in user's associated software token with a code. Feature `mfa`.
+    "verify_software_token" => VerifySoftwareToken {
+        code: Secret,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device_name: Option<String>,
+    }, gated by None;
+    /// Sets a user's phone number and/or email (the user itself, or an admin). Feature
+    /// `mfa`.
+    "update_attributes" => UpdateAttributes {
+        username: String,
+        role: Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phone_number: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
+    }, gated by None;
     /// A gated operation with its quorum approval (SPEC §7): the node counts the approvals
     /// for the operation's service, performs `op` when there are enough, and then uses up
     /// the token. Feature `quorum`.

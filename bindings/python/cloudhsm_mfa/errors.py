@@ -247,6 +247,28 @@ class QuorumTokenInvalidError(QuorumError):
     this service, was used, or expired (the message says which)."""
 
 
+class MfaPreferenceInvalidError(CloudHsmMfaError, ValueError):
+    """CHMR_MFA_PREFERENCE_INVALID: an MFA preference request breaks a rule (two preferred
+    factors, preferred and disabled); nothing changed. Also a :class:`ValueError`."""
+
+
+class FactorNotReadyError(CloudHsmMfaError):
+    """CHMR_FACTOR_NOT_READY: a factor cannot be used yet (a software token not verified,
+    no phone number or email, no token-sign key)."""
+
+
+class CodeMismatchError(CloudHsmMfaError):
+    """CHMR_CODE_MISMATCH: a TOTP, SMS or email code is wrong or was used already."""
+
+
+class CodeExpiredError(CloudHsmMfaError):
+    """CHMR_CODE_EXPIRED: an SMS or email code expired; log in again for a new one."""
+
+
+class SelectionRequiredError(CloudHsmMfaError):
+    """CHMR_MFA_SELECTION_REQUIRED: the login waits for a choice among several factors."""
+
+
 #: The exception class of each failure code, as _ffi.py (generated from the table of return
 #: codes) names them.
 _CLASSES = {code: globals()[name] for code, name in _ffi.RETURN_CODE_CLASSES.items()}

@@ -11,6 +11,7 @@ mod hsm;
 mod interactive;
 mod keygen;
 mod login;
+mod mfa_preferences;
 mod quickstart;
 mod quorum;
 mod single_command;

@@ -16,6 +16,7 @@
 mod challenge;
 mod entropy;
 mod guard;
+mod mfa;
 mod password;
 mod quorum;
 mod session;
@@ -46,11 +47,13 @@ pub use work::{Prepared, Work, Worked};
 pub struct ConnId(u64);
 
 /// The answer to one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub reply: Reply,
     /// The persistent state changed: save it before sending the reply.
     pub changed: bool,
+    /// Codes to send (SMS, email), after the state is saved and before the reply.
+    pub messages: Vec<crate::delivery::Message>,
 }
 
 /// Who is logged in on a connection.
@@ -73,6 +76,8 @@ struct Connection {
     failed_logins: u32,
     /// The quorum tokens issued to this connection's login (see [`quorum`]).
     quorum_tokens: Vec<quorum::QuorumToken>,
+    /// A login whose password was right, waiting for its second factor (see [`mfa`]).
+    pending_login: Option<mfa::PendingLogin>,
 }
 
 /// Why a pass of a request stops short of a reply.
@@ -118,8 +123,14 @@ pub struct Node {
     /// Failed logins for user names that do not exist (see [`guard`]).
     unknown_names: guard::UnknownNames,
     /// A moment of the node's clock and the Unix time then, for the creation time that
-    /// quorum records carry.
+    /// quorum records carry and for TOTP.
     wall_base: (Instant, u64),
+    /// The cluster's secret for SMS and email codes (see [`mfa`]).
+    code_key: [u8; 32],
+    /// Code nonces taken lately: (user, nonce, until).
+    used_nonces: Vec<(String, Vec<u8>, Instant)>,
+    /// Messages the current pass would send.
+    outgoing: Vec<crate::delivery::Message>,
 }
 
 impl Node {
@@ -142,7 +153,24 @@ impl Node {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),
             ),
+            code_key: [0; 32],
+            used_nonces: Vec::new(),
+            outgoing: Vec::new(),
         }
+    }
+
+    /// The Unix time at `now` of the node's clock.
+    pub(super) fn unix_secs(&self, now: Instant) -> u64 {
+        let (base, secs) = self.wall_base;
+        match now.checked_duration_since(base) {
+            Some(ahead) => secs + ahead.as_secs(),
+            None => secs.saturating_sub(base.duration_since(now).as_secs()),
+        }
+    }
+
+    /// Sets the cluster's secret for SMS and email codes, the same on every node.
+    pub fn set_code_key(&mut self, key: [u8; 32]) {
+        self.code_key = key;
     }
 
     /// The node's id, as `hello` reports it.
@@ -242,7 +270,12 @@ impl Node {
     ) -> Prepared {
         self.changed = false;
         self.undo = None;
+        self.outgoing.clear();
         let result = self.dispatch(conn, &op, &mut Cx::new(now, entropy, &done));
+        if result.is_err() {
+            // A refused request, or one that needs work first, sends nothing.
+            self.outgoing.clear();
+        }
         let reply = match result {
             Ok(reply) => reply,
             Err(Stop::Refused {
@@ -271,6 +304,7 @@ impl Node {
         Prepared::Done(Outcome {
             reply: self.for_client(conn, reply),
             changed: std::mem::take(&mut self.changed),
+            messages: std::mem::take(&mut self.outgoing),
         })
     }
 
@@ -297,6 +331,7 @@ impl Node {
             c.login = None;
             c.challenges.clear();
             c.quorum_tokens.clear();
+            c.pending_login = None;
         }
         let mut kept = Vec::new();
         if let Some(before) = self.undo.take() {
@@ -361,7 +396,64 @@ impl Node {
                 username,
                 role,
                 password,
-            } => self.login(conn, username, *role, password, cx),
+                code_nonce,
+                deliver_by,
+            } => {
+                let deliver = deliver_by.as_deref() == Some(self.hsm_id.as_str());
+                self.login(
+                    conn,
+                    username,
+                    *role,
+                    password,
+                    code_nonce.as_deref(),
+                    deliver,
+                    cx,
+                )
+            }
+            Op::LoginMfaSelect {
+                factor,
+                code_nonce,
+                deliver_by,
+            } => {
+                let deliver = deliver_by.as_deref() == Some(self.hsm_id.as_str());
+                self.login_mfa_select(conn, *factor, code_nonce.as_deref(), deliver, cx)
+            }
+            Op::LoginMfaCode { factor, code } => {
+                self.login_mfa_code(conn, *factor, code.expose(), cx)
+            }
+            Op::SetMfaPreference {
+                username,
+                role,
+                settings,
+            } => self.set_mfa_preference(
+                conn,
+                username,
+                *role,
+                &cloudhsm_mfa::mfa::Request {
+                    settings: settings.clone(),
+                },
+            ),
+            Op::GetMfaPreference { username, role } => {
+                self.get_mfa_preference(conn, username, *role)
+            }
+            Op::AssociateSoftwareToken { secret } => {
+                self.associate_software_token(conn, secret.expose())
+            }
+            Op::VerifySoftwareToken { code, device_name } => {
+                self.verify_software_token(conn, code.expose(), device_name.as_deref(), cx)
+            }
+            Op::UpdateAttributes {
+                username,
+                role,
+                phone_number,
+                email,
+            } => self.update_attributes(
+                conn,
+                username,
+                *role,
+                phone_number.as_deref(),
+                email.as_deref(),
+            ),
             Op::LoginMfa { token, signature } => self.login_mfa(conn, token, signature, cx),
             Op::Logout => self.logout(conn),
             Op::ListUsers => Ok(Reply::Users {

@@ -44,15 +44,6 @@ fn counted_refusal(code: ErrorCode, message: String, present: usize, required: u
 }
 
 impl Node {
-    /// The Unix time at `now` of the node's clock.
-    fn unix_secs(&self, now: Instant) -> u64 {
-        let (base, secs) = self.wall_base;
-        match now.checked_duration_since(base) {
-            Some(ahead) => secs + ahead.as_secs(),
-            None => secs.saturating_sub(base.duration_since(now).as_secs()),
-        }
-    }
-
     /// A gated operation sent without an approval: refused when the logged-in user is an
     /// admin and the service's value is above 1.
     pub(super) fn refuse_without_approval(

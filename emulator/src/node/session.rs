@@ -41,12 +41,15 @@ impl Node {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn login(
         &mut self,
         conn: ConnId,
         username: &str,
         role: Role,
         password: &Secret,
+        code_nonce: Option<&str>,
+        deliver: bool,
         cx: &mut Cx<'_>,
     ) -> Step {
         if let Some(l) = &self.conn(conn)?.login {
@@ -90,15 +93,7 @@ impl Node {
             self.failed_login(conn, &name, cx.now);
             return Err(refuse(ErrorCode::InvalidCredentials, BAD_CREDENTIALS));
         }
-        let has_mfa = self
-            .state
-            .users
-            .get(&name)
-            .is_some_and(|u| u.mfa_public_key.is_some());
-        if has_mfa {
-            return self.issue_challenge(conn, Purpose::Login, &name, role, cx);
-        }
-        self.finish_login(conn, name, role)
+        self.after_password(conn, name, role, code_nonce, deliver, cx)
     }
 
     pub(super) fn login_mfa(
@@ -187,6 +182,7 @@ impl Node {
         c.login = None;
         c.challenges.clear();
         c.quorum_tokens.clear();
+        c.pending_login = None;
         Ok(Reply::Done)
     }
 
@@ -221,7 +217,7 @@ impl Node {
     }
 
     /// Logs `conn` in as `username` and restarts the user's failure count.
-    fn finish_login(&mut self, conn: ConnId, username: String, role: Role) -> Step {
+    pub(super) fn finish_login(&mut self, conn: ConnId, username: String, role: Role) -> Step {
         if self
             .state
             .users
@@ -240,6 +236,7 @@ impl Node {
             role,
         });
         c.challenges.retain(|ch| ch.purpose != Purpose::Login);
+        c.pending_login = None;
         Ok(Reply::LoggedIn { username, role })
     }
 
@@ -267,7 +264,7 @@ impl Node {
     }
 
     /// Refuses a login of `username` while its failed logins are counted but not saved.
-    fn refuse_unsaved_failures(&self, username: &str) -> Result<(), Stop> {
+    pub(super) fn refuse_unsaved_failures(&self, username: &str) -> Result<(), Stop> {
         if self.unsaved_failures.contains(username) {
             return Err(refuse(
                 ErrorCode::Internal,
@@ -280,7 +277,7 @@ impl Node {
         Ok(())
     }
 
-    fn locked_refusal(&self, username: &str) -> Stop {
+    pub(super) fn locked_refusal(&self, username: &str) -> Stop {
         refuse(
             ErrorCode::UserLocked,
             format!(

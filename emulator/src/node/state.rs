@@ -1,13 +1,15 @@
 //! The persistent part of a node: its users, whether the cluster is activated, and the
 //! quorum values.
 //!
-//! Format 2 added `quorum` (the quorum values; quorum keys were in format 1 already). A
-//! format-1 file reads as format 2 with both values at 1, and is written as format 2 at
-//! the next change.
+//! Format 2 added `quorum` (the quorum values; quorum keys were in format 1 already).
+//! Format 3 added each user's MFA factors (`mfa`: enabled and preferred), software token,
+//! phone number and email. An older file reads as format 3 (quorum values at 1; token-sign
+//! enabled for a user with an MFA key) and is written as format 3 at the next change.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use cloudhsm_mfa::mfa::{Factor, Preferences};
 use cloudhsm_mfa::proto::{Role, Secret, UserInfo};
 use cloudhsm_mfa::quorum::Values;
 use serde::{Deserialize, Serialize};
@@ -19,7 +21,7 @@ use super::NodeSettings;
 /// The most users one node holds.
 pub const MAX_USERS: usize = 1024;
 /// The version of the state file's layout.
-pub const STATE_FORMAT: u32 = 2;
+pub const STATE_FORMAT: u32 = 3;
 /// The oldest format still read (and upgraded).
 pub const OLDEST_STATE_FORMAT: u32 = 1;
 /// The name of the first admin of a new cluster.
@@ -54,6 +56,45 @@ pub struct UserRecord {
     pub mfa_public_key: Option<String>,
     /// The quorum public key, SubjectPublicKeyInfo PEM.
     pub quorum_public_key: Option<String>,
+    /// The enabled MFA factors and the preferred one (absent before format 3).
+    #[serde(default)]
+    pub mfa: Preferences,
+    /// The verified software token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_token: Option<SoftwareToken>,
+    /// A software token secret (base32) associated but not verified yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_token_pending: Option<String>,
+    /// E.164 phone number, for SMS codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// Email address, for email codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// A verified software token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftwareToken {
+    /// The TOTP secret, base32.
+    pub secret: String,
+    /// The time step of the last code accepted (the verification's included): a code of
+    /// that step or an earlier one is a reuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_step: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+}
+
+impl fmt::Debug for SoftwareToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SoftwareToken")
+            .field("secret", &"<hidden>")
+            .field("last_step", &self.last_step)
+            .field("device_name", &self.device_name)
+            .finish()
+    }
 }
 
 impl fmt::Debug for UserRecord {
@@ -68,6 +109,14 @@ impl fmt::Debug for UserRecord {
             .field("locked", &self.locked)
             .field("mfa", &self.mfa_public_key.is_some())
             .field("quorum", &self.quorum_public_key.is_some())
+            .field("factors", &self.mfa)
+            .field("software_token", &self.software_token)
+            .field(
+                "software_token_pending",
+                &self.software_token_pending.as_ref().map(|_| "<hidden>"),
+            )
+            .field("phone_number", &self.phone_number)
+            .field("email", &self.email)
             .finish()
     }
 }
@@ -81,6 +130,11 @@ impl UserRecord {
             locked: false,
             mfa_public_key: None,
             quorum_public_key: None,
+            mfa: Preferences::default(),
+            software_token: None,
+            software_token_pending: None,
+            phone_number: None,
+            email: None,
         }
     }
 
@@ -96,8 +150,12 @@ impl UserRecord {
             username: username.to_string(),
             role: self.role,
             locked: self.locked,
-            mfa: self.mfa_public_key.is_some(),
+            mfa: self.mfa.enabled.contains(&Factor::TokenSign),
             quorum: self.quorum_public_key.is_some(),
+            factors: Factor::ALL
+                .into_iter()
+                .filter(|f| self.mfa.enabled.contains(f))
+                .collect(),
         }
     }
 }
@@ -148,6 +206,14 @@ impl NodeState {
     pub fn upgrade(&mut self) {
         if (OLDEST_STATE_FORMAT..STATE_FORMAT).contains(&self.format) {
             // Format 1 → 2: the quorum values, read as their default (1) when absent.
+            // Format 2 → 3: token-sign is the enabled factor of a user with an MFA key.
+            if self.format < 3 {
+                for user in self.users.values_mut() {
+                    if user.mfa_public_key.is_some() {
+                        user.mfa.enabled.insert(Factor::TokenSign);
+                    }
+                }
+            }
             self.format = STATE_FORMAT;
         }
     }
@@ -181,6 +247,12 @@ impl NodeState {
             }
             if user.password_hash.is_none() && user.role != Role::UnactivatedAdmin {
                 return Err(format!("user {name} has no password hash"));
+            }
+            user.mfa
+                .check()
+                .map_err(|e| format!("user {name}: MFA preferences: {e}"))?;
+            if user.mfa.enabled.contains(&Factor::TokenSign) && user.mfa_public_key.is_none() {
+                return Err(format!("user {name} has token-sign enabled and no MFA key"));
             }
             for (what, pem) in [
                 ("MFA", &user.mfa_public_key),
@@ -262,12 +334,15 @@ mod tests {
     }
 
     #[test]
-    fn a_format_1_file_reads_as_format_2_with_quorum_values_of_1() {
+    fn a_format_1_file_reads_as_format_3_with_quorum_values_of_1() {
         let settings = NodeSettings::low_cost();
         let s = NodeState::activated(&Secret::new("password1"), &settings, &mut OsEntropy).unwrap();
         let mut v1 = serde_json::to_value(&s).unwrap();
         v1["format"] = 1.into();
         v1.as_object_mut().unwrap().remove("quorum");
+        for user in v1["users"].as_object_mut().unwrap().values_mut() {
+            user.as_object_mut().unwrap().remove("mfa");
+        }
         let mut read: NodeState = serde_json::from_value(v1).unwrap();
         assert!(read.check().unwrap_err().contains("format 1"));
         read.upgrade();
@@ -276,12 +351,32 @@ mod tests {
         assert_eq!(read.quorum, Values::default());
 
         let mut future = s.clone();
-        future.format = 3;
+        future.format = 4;
         future.upgrade();
-        assert!(future.check().unwrap_err().contains("1 to 2"));
+        assert!(future.check().unwrap_err().contains("1 to 3"));
         let mut bad = s;
         bad.quorum.user = 9;
         assert!(bad.check().unwrap_err().contains("user quorum value"));
+    }
+
+    #[test]
+    fn a_format_2_user_with_an_mfa_key_has_token_sign_enabled_in_format_3() {
+        let settings = NodeSettings::low_cost();
+        let s = NodeState::activated(&Secret::new("password1"), &settings, &mut OsEntropy).unwrap();
+        let mut v2 = serde_json::to_value(&s).unwrap();
+        v2["format"] = 2.into();
+        let pem = cloudhsm_mfa_test_support::keys::public_key(2048, 0)
+            .to_pem()
+            .unwrap();
+        let admin = v2["users"]["admin"].as_object_mut().unwrap();
+        admin.remove("mfa");
+        admin.insert("mfa_public_key".into(), pem.into());
+        let mut read: NodeState = serde_json::from_value(v2).unwrap();
+        read.upgrade();
+        read.check().unwrap();
+        assert_eq!(read.format, 3);
+        assert!(read.users["admin"].mfa.enabled.contains(&Factor::TokenSign));
+        assert_eq!(read.users["admin"].mfa.preferred, None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! User management: create, delete, change password, register / rotate / deregister MFA.
 
+use cloudhsm_mfa::mfa::Factor;
 use cloudhsm_mfa::proto::{ErrorCode, Reply, Role, Secret};
 
 use super::challenge::Purpose;
@@ -121,6 +122,10 @@ impl Node {
             user.set_password_hash(hash);
             if drops_mfa {
                 user.mfa_public_key = None;
+                user.mfa.enabled.remove(&Factor::TokenSign);
+                if user.mfa.preferred == Some(Factor::TokenSign) {
+                    user.mfa.preferred = None;
+                }
             }
             if drops_quorum {
                 user.quorum_public_key = None;
@@ -180,6 +185,8 @@ impl Node {
             user.set_password_hash(hash);
             user.quorum_public_key = a.change_quorum.then(|| pem.clone());
             user.mfa_public_key = Some(pem);
+            // Registering enables token-sign and leaves the preference as it is.
+            user.mfa.enabled.insert(Factor::TokenSign);
         }
         self.revoke_after_change(conn, &name);
         Ok(Reply::Done)
@@ -213,6 +220,10 @@ impl Node {
             user.set_password_hash(hash);
             user.mfa_public_key = None;
             user.quorum_public_key = None;
+            user.mfa.enabled.remove(&Factor::TokenSign);
+            if user.mfa.preferred == Some(Factor::TokenSign) {
+                user.mfa.preferred = None;
+            }
         }
         self.revoke_after_change(conn, &name);
         Ok(Reply::Done)

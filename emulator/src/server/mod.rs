@@ -96,6 +96,7 @@ impl Faults {
 pub struct NodeService {
     node: Mutex<Node>,
     store: Store,
+    deliverer: crate::delivery::Deliverer,
     tls: TlsAcceptor,
     addr: SocketAddr,
     hsm_id: String,
@@ -115,13 +116,12 @@ impl NodeService {
         let store = Store::new(dir.node_state(index));
         let state = store.load_or_fresh()?;
         let tls = tls::acceptor(&dir.node_cert(index), &dir.node_key(index))?;
+        let mut node = Node::new(entry.hsm_id.clone(), manifest.settings.clone(), state);
+        node.set_code_key(dir.load_code_key()?);
         Ok(Arc::new(NodeService {
-            node: Mutex::new(Node::new(
-                entry.hsm_id.clone(),
-                manifest.settings.clone(),
-                state,
-            )),
+            node: Mutex::new(node),
             store,
+            deliverer: crate::delivery::Deliverer::new(dir.outbox(), manifest.delivery.clone()),
             tls,
             addr: entry.addr(),
             hsm_id: entry.hsm_id.clone(),
@@ -162,7 +162,7 @@ impl NodeService {
             };
             self.catch_up(&mut node);
             match node.prepare(conn, op, self.clock.now(), &mut entropy) {
-                Prepared::Done(outcome) => return self.settle(&mut node, conn, outcome),
+                Prepared::Done(outcome) => return self.settle(node, conn, outcome),
                 Prepared::Work(work) => work,
             }
         };
@@ -172,20 +172,37 @@ impl NodeService {
                 return out_of_service();
             };
             match node.commit(worked, self.clock.now(), &mut entropy) {
-                Prepared::Done(outcome) => return self.settle(&mut node, conn, outcome),
+                Prepared::Done(outcome) => return self.settle(node, conn, outcome),
                 Prepared::Work(next) => work = next,
             }
         }
         internal("the HSM's users kept changing while the request was checked; try again".into())
     }
 
-    /// Saves the state when `outcome` changed it, and tells the node how that went.
-    fn settle(&self, node: &mut Node, conn: ConnId, outcome: Outcome) -> Reply {
+    /// Saves the state when `outcome` changed it, and tells the node how that went; then,
+    /// with the node's lock released, sends the outcome's messages. A message that cannot
+    /// be sent turns the reply into an error that says so (the code is never in it).
+    fn settle(
+        &self,
+        mut node: std::sync::MutexGuard<'_, Node>,
+        conn: ConnId,
+        outcome: Outcome,
+    ) -> Reply {
         if outcome.changed {
             if let Err(e) = self.store.save(node.state()) {
                 return node.save_failed(conn, &e.to_string());
             }
             node.saved();
+        }
+        drop(node);
+        for message in &outcome.messages {
+            if let Err(e) = self.deliverer.deliver(message) {
+                return internal(format!(
+                    "the HSM could not send the {} code to {}: {e}; log in again",
+                    message.channel,
+                    cloudhsm_mfa::mfa::mask(&message.to)
+                ));
+            }
         }
         outcome.reply
     }

@@ -164,6 +164,8 @@ pub fn login(username: &str, role: Role, password: &str) -> Op {
         username: username.into(),
         role,
         password: Secret::new(password),
+        code_nonce: None,
+        deliver_by: None,
     }
 }
 

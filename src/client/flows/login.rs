@@ -20,7 +20,7 @@ impl Session {
         password: &str,
     ) -> Result<LoginReport> {
         let challenges = self.issue_login(username, role, password).await?;
-        if !challenges.issued.is_empty() {
+        if !challenges.issued.is_empty() || !challenges.steps.is_empty() {
             exchange::undo_logins(&mut self.cluster, &challenges.done).await;
             return Err(Error::MfaRequired {
                 username: challenges.username,
@@ -117,6 +117,8 @@ impl Session {
             username: username.clone(),
             role,
             password: Secret::new(password),
+            code_nonce: None,
+            deliver_by: None,
         };
         exchange::issue(&mut self.cluster, Purpose::Login, username, role, op).await
     }
@@ -130,6 +132,24 @@ impl Session {
         password: &str,
     ) -> Result<Challenges> {
         let challenges = self.issue_login(username, role, password).await?;
+        if let Some((_, step)) = challenges.steps.first() {
+            exchange::undo_logins(&mut self.cluster, &challenges.done).await;
+            let asks = match step {
+                exchange::FactorStep::Code { factor, .. } => format!("a {factor} code"),
+                exchange::FactorStep::Select { factors } => format!(
+                    "a choice of {}",
+                    factors
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Err(Error::FactorRequired {
+                username: challenges.username,
+                asks,
+            });
+        }
         if challenges.issued.is_empty() {
             exchange::undo_logins(&mut self.cluster, &challenges.done).await;
             return Err(Error::MfaNotRegistered {
@@ -139,7 +159,7 @@ impl Session {
         Ok(challenges)
     }
 
-    async fn redeem_login(
+    pub(super) async fn redeem_login(
         &mut self,
         challenges: Challenges,
         signed: Vec<Signed>,
@@ -161,22 +181,43 @@ impl Session {
         Ok(self.logged_in_as(challenges, &accepted))
     }
 
-    fn logged_in_as(&mut self, challenges: Challenges, accepted: &[usize]) -> LoginReport {
+    pub(super) fn logged_in_as(
+        &mut self,
+        challenges: Challenges,
+        accepted: &[usize],
+    ) -> LoginReport {
+        let mut took_part = challenges.done.clone();
+        took_part.extend(accepted);
+        self.report_login(
+            &challenges.username,
+            challenges.role,
+            &took_part,
+            &challenges.missed,
+        )
+    }
+
+    /// Records the login of `username` and reports which HSMs took part.
+    pub(super) fn report_login(
+        &mut self,
+        username: &str,
+        role: Role,
+        took_part: &[usize],
+        missed: &[(usize, String)],
+    ) -> LoginReport {
         let hsms = (0..self.cluster.len())
             .map(|i| HsmParticipation {
                 hsm: self.cluster.label(i),
-                took_part: accepted.contains(&i) || challenges.done.contains(&i),
-                reason: challenges
-                    .missed
+                took_part: took_part.contains(&i),
+                reason: missed
                     .iter()
                     .find(|(h, _)| *h == i)
                     .map(|(_, why)| why.clone()),
             })
             .collect();
-        self.user = Some((challenges.username.clone(), challenges.role));
+        self.user = Some((username.to_string(), role));
         LoginReport {
-            username: challenges.username,
-            role: challenges.role,
+            username: username.to_string(),
+            role,
             hsms,
         }
     }

@@ -1,6 +1,7 @@
 //! The node on its own: every rule of SPEC §4–§6, driven through `Node::handle` with a
 //! clock the tests move by hand and seeded entropy.
 
+mod factors;
 mod guard;
 mod login;
 mod mfa;
@@ -63,8 +64,13 @@ impl Fixture {
     }
 
     pub fn run(&mut self, conn: ConnId, op: Op) -> (Reply, bool) {
-        let out = self.node.handle(conn, op, self.now, &mut self.entropy);
+        let out = self.outcome(conn, op);
         (out.reply, out.changed)
+    }
+
+    /// Runs `op` and returns the whole outcome, messages to send included.
+    pub fn outcome(&mut self, conn: ConnId, op: Op) -> super::Outcome {
+        self.node.handle(conn, op, self.now, &mut self.entropy)
     }
 
     /// Runs `op` and expects it to succeed.
@@ -217,6 +223,8 @@ pub fn login(username: &str, role: Role, password: &str) -> Op {
         username: username.into(),
         role,
         password: Secret::new(password),
+        code_nonce: None,
+        deliver_by: None,
     }
 }
 

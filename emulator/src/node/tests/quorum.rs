@@ -506,5 +506,5 @@ fn quorum_values_are_saved_with_the_state() {
     let (f, _) = quorum_of_three();
     let json = serde_json::to_value(f.node.state()).unwrap();
     assert_eq!(json["quorum"], serde_json::json!({"user": 2, "quorum": 1}));
-    assert_eq!(json["format"], 2);
+    assert_eq!(json["format"], super::super::STATE_FORMAT);
 }
