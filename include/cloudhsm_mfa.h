@@ -42,7 +42,7 @@
 /**
  * The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
  */
-#define CHM_FUNCTION_LIST_VERSION 4
+#define CHM_FUNCTION_LIST_VERSION 5
 
 /**
  * Length in bytes of a token (a challenge to sign): 32.
@@ -145,9 +145,131 @@
 #define CHM_ENTRY_WRONG_LENGTH 3
 
 /**
+ * MFA factor (`CHM_GetMfaPreference`'s masks, `CHM_LOGIN_STEP`): token-sign.
+ */
+#define CHM_FACTOR_TOKEN_SIGN 1
+
+/**
+ * MFA factor: a software token (TOTP).
+ */
+#define CHM_FACTOR_SOFTWARE_TOKEN 2
+
+/**
+ * MFA factor: a code by SMS.
+ */
+#define CHM_FACTOR_SMS 4
+
+/**
+ * MFA factor: a code by email.
+ */
+#define CHM_FACTOR_EMAIL 8
+
+/**
+ * A setting of `CHM_MFA_SETTING` left out: it stays as it is.
+ */
+#define CHM_SETTING_UNSET 0
+
+/**
+ * A setting of `CHM_MFA_SETTING`: false.
+ */
+#define CHM_SETTING_FALSE 1
+
+/**
+ * A setting of `CHM_MFA_SETTING`: true.
+ */
+#define CHM_SETTING_TRUE 2
+
+/**
+ * Login step: logged in.
+ */
+#define CHM_STEP_DONE 0
+
+/**
+ * Login step: token-sign challenges wait (`CHM_LoginMfaFinish` with the token file given,
+ * or `CHM_LoginSignWith`).
+ */
+#define CHM_STEP_TOKEN_SIGN 1
+
+/**
+ * Login step: the code of `factor` is asked for (`CHM_LoginCode`); for SMS and email it
+ * was sent to `destination`.
+ */
+#define CHM_STEP_CODE 2
+
+/**
+ * Login step: select one of the factors in `factors` (`CHM_LoginSelect`).
+ */
+#define CHM_STEP_SELECT 3
+
+/**
  * A return value: `CHMR_OK` (0) or one of the `CHMR_*` codes.
  */
 typedef uint32_t CHM_RV;
+
+/**
+ * A handle to a session with a cluster; 0 is never a valid handle.
+ */
+typedef uint64_t CHM_SESSION_HANDLE;
+
+/**
+ * The settings of one factor in `CHM_SetMfaPreference` (Cognito's `Enabled` and
+ * `PreferredMfa`): each `CHM_SETTING_UNSET`, `CHM_SETTING_FALSE` or `CHM_SETTING_TRUE`.
+ */
+typedef struct CHM_MFA_SETTING {
+  uint32_t enabled;
+  uint32_t preferred;
+} CHM_MFA_SETTING;
+
+/**
+ * The settings of every factor in `CHM_SetMfaPreference`; zeroed, it changes nothing.
+ */
+typedef struct CHM_MFA_SETTINGS {
+  struct CHM_MFA_SETTING token_sign;
+  struct CHM_MFA_SETTING software_token;
+  struct CHM_MFA_SETTING sms;
+  struct CHM_MFA_SETTING email;
+} CHM_MFA_SETTINGS;
+
+/**
+ * Where a login stands after `CHM_LoginStart` or `CHM_LoginSelect`.
+ */
+typedef struct CHM_LOGIN_STEP {
+  /**
+   * `CHM_STEP_DONE`, `CHM_STEP_TOKEN_SIGN`, `CHM_STEP_CODE` or `CHM_STEP_SELECT`.
+   */
+  uint32_t kind;
+  /**
+   * For `CHM_STEP_CODE`: the `CHM_FACTOR_*` whose code is asked for.
+   */
+  uint32_t factor;
+  /**
+   * For `CHM_STEP_SELECT`: the `CHM_FACTOR_*` bits to choose from.
+   */
+  uint32_t factors;
+  /**
+   * For an SMS or email code: where it went, masked, NUL-terminated; "" otherwise.
+   */
+  char destination[64];
+} CHM_LOGIN_STEP;
+
+/**
+ * A signing callback: signs the `token_len` (32) bytes at `token` and writes the
+ * signature (RSASSA-PKCS1-v1_5 over the token as a SHA-256 digest, as
+ * `openssl pkeyutl -sign -pkeyopt digest:sha256` makes) to `sig`, which has room for
+ * `sig_len` bytes (`CHM_MAX_SIGNATURE_LEN`), and its length to `*sig_out_len`. Returns
+ * `CHMR_OK`, or any other code to stop the operation: the operation then answers
+ * `CHMR_FUNCTION_FAILED`, with the callback's code in the last error, and the callback is
+ * not called again. Called on the thread of the call that uses it, once per token and one
+ * token at a time; from inside it any function may be called except on the session whose
+ * operation called it and `CHM_Finalize`, which answer `CHMR_OPERATION_ACTIVE`.
+ * `user_data` is passed through; the pointers are valid only during the call.
+ */
+typedef CHM_RV (*CHM_SIGN_CALLBACK)(void *user_data,
+                                    const uint8_t *token,
+                                    size_t token_len,
+                                    uint8_t *sig,
+                                    size_t sig_len,
+                                    size_t *sig_out_len);
 
 /**
  * Arguments of `CHM_Initialize`. Pass NULL for all defaults.
@@ -200,30 +322,6 @@ typedef uint64_t CHM_KEY_HANDLE;
  * A handle to a parsed token file; 0 is never a valid handle.
  */
 typedef uint64_t CHM_TOKEN_FILE_HANDLE;
-
-/**
- * A handle to a session with a cluster; 0 is never a valid handle.
- */
-typedef uint64_t CHM_SESSION_HANDLE;
-
-/**
- * A signing callback: signs the `token_len` (32) bytes at `token` and writes the
- * signature (RSASSA-PKCS1-v1_5 over the token as a SHA-256 digest, as
- * `openssl pkeyutl -sign -pkeyopt digest:sha256` makes) to `sig`, which has room for
- * `sig_len` bytes (`CHM_MAX_SIGNATURE_LEN`), and its length to `*sig_out_len`. Returns
- * `CHMR_OK`, or any other code to stop the operation: the operation then answers
- * `CHMR_FUNCTION_FAILED`, with the callback's code in the last error, and the callback is
- * not called again. Called on the thread of the call that uses it, once per token and one
- * token at a time; from inside it any function may be called except on the session whose
- * operation called it and `CHM_Finalize`, which answer `CHMR_OPERATION_ACTIVE`.
- * `user_data` is passed through; the pointers are valid only during the call.
- */
-typedef CHM_RV (*CHM_SIGN_CALLBACK)(void *user_data,
-                                    const uint8_t *token,
-                                    size_t token_len,
-                                    uint8_t *sig,
-                                    size_t sig_len,
-                                    size_t *sig_out_len);
 
 /**
  * Pointers to every function of the library, in a fixed order; `version` is
@@ -374,6 +472,45 @@ typedef struct CHM_FUNCTION_LIST {
                                  const char *password,
                                  uint32_t flags);
   CHM_RV (*CHM_GetLastErrorApprovals)(uint32_t *present, uint32_t *required);
+  CHM_RV (*CHM_SetMfaPreference)(CHM_SESSION_HANDLE session,
+                                 const char *username,
+                                 uint32_t role,
+                                 const struct CHM_MFA_SETTINGS *settings,
+                                 uint32_t *enabled,
+                                 uint32_t *preferred);
+  CHM_RV (*CHM_GetMfaPreference)(CHM_SESSION_HANDLE session,
+                                 const char *username,
+                                 uint32_t role,
+                                 uint32_t *enabled,
+                                 uint32_t *preferred);
+  CHM_RV (*CHM_AssociateSoftwareToken)(CHM_SESSION_HANDLE session,
+                                       const char *account,
+                                       char *secret,
+                                       size_t *secret_len,
+                                       char *uri,
+                                       size_t *uri_len);
+  CHM_RV (*CHM_VerifySoftwareToken)(CHM_SESSION_HANDLE session,
+                                    const char *code,
+                                    const char *device_name);
+  CHM_RV (*CHM_UpdateAttributes)(CHM_SESSION_HANDLE session,
+                                 const char *username,
+                                 uint32_t role,
+                                 const char *phone_number,
+                                 const char *email);
+  CHM_RV (*CHM_LoginStart)(CHM_SESSION_HANDLE session,
+                           const char *username,
+                           uint32_t role,
+                           const char *password,
+                           const char *token_path,
+                           struct CHM_LOGIN_STEP *step);
+  CHM_RV (*CHM_LoginSelect)(CHM_SESSION_HANDLE session,
+                            uint32_t factor,
+                            const char *token_path,
+                            struct CHM_LOGIN_STEP *step);
+  CHM_RV (*CHM_LoginCode)(CHM_SESSION_HANDLE session, const char *code);
+  CHM_RV (*CHM_LoginSignWith)(CHM_SESSION_HANDLE session,
+                              CHM_SIGN_CALLBACK callback,
+                              void *user_data);
 } CHM_FUNCTION_LIST;
 
 /**
@@ -641,6 +778,128 @@ typedef struct CHM_FUNCTION_LIST {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Sets `username`'s MFA preferences on every HSM (the user itself, or an admin), as
+ * Cognito's `SetUserMFAPreference`: each factor's `enabled` and `preferred` are
+ * `CHM_SETTING_UNSET` (left as they are), `CHM_SETTING_FALSE` or `CHM_SETTING_TRUE`. The
+ * whole request is accepted or refused (`CHMR_MFA_PREFERENCE_INVALID`,
+ * `CHMR_FACTOR_NOT_READY`). On success `*enabled` (a mask of `CHM_FACTOR_*`) and
+ * `*preferred` (a `CHM_FACTOR_*` or 0) hold the result; either may be NULL.
+ *
+ * # Safety
+ * `username` must be a NUL-terminated string, `settings` valid for a read; `enabled` and
+ * `preferred` NULL or valid for writes.
+ */
+CHM_RV CHM_SetMfaPreference(CHM_SESSION_HANDLE session,
+                            const char *username,
+                            uint32_t role,
+                            const struct CHM_MFA_SETTINGS *settings,
+                            uint32_t *enabled,
+                            uint32_t *preferred);
+
+/**
+ * Reads `username`'s MFA preferences (the user itself, or an admin): `*enabled` a mask of
+ * `CHM_FACTOR_*`, `*preferred` a `CHM_FACTOR_*` or 0. `role` 0 means the user's role,
+ * whatever it is.
+ *
+ * # Safety
+ * `username` must be a NUL-terminated string; `enabled` and `preferred` valid for writes.
+ */
+CHM_RV CHM_GetMfaPreference(CHM_SESSION_HANDLE session,
+                            const char *username,
+                            uint32_t role,
+                            uint32_t *enabled,
+                            uint32_t *preferred);
+
+/**
+ * Associates a new software token with the logged-in user: a fresh secret, stored on
+ * every HSM unverified, copied once as base32 to `secret` and as an `otpauth://` URI
+ * (naming `account`, e.g. `alice@cluster-1`) to `uri`, both NUL-terminated with the
+ * two-call idiom. A size query (a NULL buffer, or one too short) asks the HSMs nothing:
+ * only the call that fills both buffers makes a secret.
+ *
+ * # Safety
+ * `account` must be a NUL-terminated string; `secret_len` and `uri_len` valid for reads
+ * and writes; non-NULL buffers writable for `*secret_len` and `*uri_len` bytes.
+ */
+CHM_RV CHM_AssociateSoftwareToken(CHM_SESSION_HANDLE session,
+                                  const char *account,
+                                  char *secret,
+                                  size_t *secret_len,
+                                  char *uri,
+                                  size_t *uri_len);
+
+/**
+ * Verifies the logged-in user's associated software token with `code` from the app
+ * (`CHMR_CODE_MISMATCH` when wrong); `device_name` may be NULL.
+ *
+ * # Safety
+ * `code` must be a NUL-terminated string; `device_name` NULL or one.
+ */
+CHM_RV CHM_VerifySoftwareToken(CHM_SESSION_HANDLE session,
+                               const char *code,
+                               const char *device_name);
+
+/**
+ * Sets `username`'s phone number (E.164) and/or email on every HSM; either may be NULL.
+ *
+ * # Safety
+ * `username` must be a NUL-terminated string; `phone_number` and `email` NULL or ones.
+ */
+CHM_RV CHM_UpdateAttributes(CHM_SESSION_HANDLE session,
+                            const char *username,
+                            uint32_t role,
+                            const char *phone_number,
+                            const char *email);
+
+/**
+ * Starts a login with a password and reports its next step in `*step`: done, token-sign
+ * (the challenges written to `token_path` when it is not NULL; finish with
+ * `CHM_LoginMfaFinish` or `CHM_LoginSignWith`), a code (`CHM_LoginCode`), or a selection
+ * (`CHM_LoginSelect`). For SMS and email steps one message is sent.
+ *
+ * # Safety
+ * `username` and `password` must be NUL-terminated strings, `token_path` NULL or one;
+ * `step` valid for a write.
+ */
+CHM_RV CHM_LoginStart(CHM_SESSION_HANDLE session,
+                      const char *username,
+                      uint32_t role,
+                      const char *password,
+                      const char *token_path,
+                      struct CHM_LOGIN_STEP *step);
+
+/**
+ * Answers a selection step with `factor` (a `CHM_FACTOR_*` of the step's `factors`) and
+ * reports the next step, as `CHM_LoginStart`.
+ *
+ * # Safety
+ * `token_path` NULL or a NUL-terminated string; `step` valid for a write.
+ */
+CHM_RV CHM_LoginSelect(CHM_SESSION_HANDLE session,
+                       uint32_t factor,
+                       const char *token_path,
+                       struct CHM_LOGIN_STEP *step);
+
+/**
+ * Answers a code step with `code` and finishes the login (`CHMR_CODE_MISMATCH`,
+ * `CHMR_CODE_EXPIRED`; `CHMR_MFA_SELECTION_REQUIRED` when the login waits for a
+ * selection instead).
+ *
+ * # Safety
+ * `code` must be a NUL-terminated string.
+ */
+CHM_RV CHM_LoginCode(CHM_SESSION_HANDLE session, const char *code);
+
+/**
+ * Answers a token-sign step: `callback` signs each HSM's challenge (as for
+ * `CHM_LoginMfaWithSigner`) and the login finishes.
+ *
+ * # Safety
+ * `callback` must be safe to call with `user_data`.
+ */
+CHM_RV CHM_LoginSignWith(CHM_SESSION_HANDLE session, CHM_SIGN_CALLBACK callback, void *user_data);
 
 /**
  * Sets `*list` to the library's static function table (never freed). Works before

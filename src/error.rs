@@ -194,6 +194,9 @@ pub enum Error {
     /// A password or token-sign login of a user whose login asks for another factor.
     #[error("the login of user {username} asks for {asks}: log in with --mfa-type and --mfa-code (the library: Session::login_start)")]
     FactorRequired { username: String, asks: String },
+    /// A code was given while the login waits for a choice among factors.
+    #[error("the login waits for a choice of MFA type ({factors}) before a code")]
+    SelectionRequired { factors: String },
     /// An MFA login or deregistration for a user without an MFA key.
     #[error("MFA is not registered for user {username}: log in with the password alone, or register MFA with user change-mfa token-sign")]
     MfaNotRegistered { username: String },

@@ -254,6 +254,7 @@ const FUNCTION_LIST_VERSIONS: &[(u32, usize, &str)] = &[
     (2, 38, "CHM_PublicKeyToPem"),
     (3, 54, "CHM_ActivateCluster"),
     (4, 65, "CHM_GetLastErrorApprovals"),
+    (5, 74, "CHM_LoginSignWith"),
 ];
 
 /// The members of the header's `CHM_FUNCTION_LIST` after `version`, in order.
@@ -332,6 +333,21 @@ fn public_structs_have_the_same_layout_in_c_and_rust() {
             "CHM_FUNCTION_LIST",
             size_of::<CHM_FUNCTION_LIST>(),
             align_of::<CHM_FUNCTION_LIST>(),
+        ),
+        (
+            "CHM_MFA_SETTING",
+            size_of::<CHM_MFA_SETTING>(),
+            align_of::<CHM_MFA_SETTING>(),
+        ),
+        (
+            "CHM_MFA_SETTINGS",
+            size_of::<CHM_MFA_SETTINGS>(),
+            align_of::<CHM_MFA_SETTINGS>(),
+        ),
+        (
+            "CHM_LOGIN_STEP",
+            size_of::<CHM_LOGIN_STEP>(),
+            align_of::<CHM_LOGIN_STEP>(),
         ),
     ];
     let header = committed_header();

@@ -57,6 +57,7 @@ pub fn code_of(error: &Error) -> CHM_RV {
         Error::Protocol { .. } => CHMR_PROTOCOL_ERROR,
         Error::PartialFailure { .. } => CHMR_PARTIAL_FAILURE,
         Error::MfaRequired { .. } | Error::FactorRequired { .. } => CHMR_MFA_REQUIRED,
+        Error::SelectionRequired { .. } => CHMR_MFA_SELECTION_REQUIRED,
         Error::MfaNotRegistered { .. } => CHMR_MFA_NOT_REGISTERED,
         Error::TokenNotIssued { .. } | Error::TokenMissing { .. } => CHMR_TOKEN_NOT_ISSUED,
         Error::NothingPending { .. } => CHMR_OPERATION_NOT_INITIALIZED,

@@ -3,6 +3,7 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::factors::*;
 use super::general::*;
 use super::guard::{boundary, write_out};
 use super::keys::*;
@@ -346,14 +347,86 @@ pub struct CHM_FUNCTION_LIST {
     >,
     pub CHM_GetLastErrorApprovals:
         Option<unsafe extern "C" fn(present: *mut u32, required: *mut u32) -> CHM_RV>,
+    pub CHM_SetMfaPreference: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            settings: *const CHM_MFA_SETTINGS,
+            enabled: *mut u32,
+            preferred: *mut u32,
+        ) -> CHM_RV,
+    >,
+    pub CHM_GetMfaPreference: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            enabled: *mut u32,
+            preferred: *mut u32,
+        ) -> CHM_RV,
+    >,
+    pub CHM_AssociateSoftwareToken: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            account: *const c_char,
+            secret: *mut c_char,
+            secret_len: *mut usize,
+            uri: *mut c_char,
+            uri_len: *mut usize,
+        ) -> CHM_RV,
+    >,
+    pub CHM_VerifySoftwareToken: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            code: *const c_char,
+            device_name: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_UpdateAttributes: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            phone_number: *const c_char,
+            email: *const c_char,
+        ) -> CHM_RV,
+    >,
+    pub CHM_LoginStart: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            username: *const c_char,
+            role: u32,
+            password: *const c_char,
+            token_path: *const c_char,
+            step: *mut CHM_LOGIN_STEP,
+        ) -> CHM_RV,
+    >,
+    pub CHM_LoginSelect: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            factor: u32,
+            token_path: *const c_char,
+            step: *mut CHM_LOGIN_STEP,
+        ) -> CHM_RV,
+    >,
+    pub CHM_LoginCode:
+        Option<unsafe extern "C" fn(session: CHM_SESSION_HANDLE, code: *const c_char) -> CHM_RV>,
+    pub CHM_LoginSignWith: Option<
+        unsafe extern "C" fn(
+            session: CHM_SESSION_HANDLE,
+            callback: CHM_SIGN_CALLBACK,
+            user_data: *mut c_void,
+        ) -> CHM_RV,
+    >,
 }
 
-// The table's layout: `version`, then one pointer per function (65 at version 4; the
+// The table's layout: `version`, then one pointer per function (74 at version 5; the
 // count per version is frozen in tests/header.rs).
 const _: () =
     assert!(std::mem::offset_of!(CHM_FUNCTION_LIST, CHM_Initialize) == size_of::<*const c_void>());
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(size_of::<CHM_FUNCTION_LIST>() == 8 + 65 * 8);
+const _: () = assert!(size_of::<CHM_FUNCTION_LIST>() == 8 + 74 * 8);
 
 static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
     version: CHM_FUNCTION_LIST_VERSION,
@@ -422,6 +495,15 @@ static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
     CHM_RegisterQuorumKeyWithSigner: Some(CHM_RegisterQuorumKeyWithSigner),
     CHM_ChangePasswordEx: Some(CHM_ChangePasswordEx),
     CHM_GetLastErrorApprovals: Some(CHM_GetLastErrorApprovals),
+    CHM_SetMfaPreference: Some(CHM_SetMfaPreference),
+    CHM_GetMfaPreference: Some(CHM_GetMfaPreference),
+    CHM_AssociateSoftwareToken: Some(CHM_AssociateSoftwareToken),
+    CHM_VerifySoftwareToken: Some(CHM_VerifySoftwareToken),
+    CHM_UpdateAttributes: Some(CHM_UpdateAttributes),
+    CHM_LoginStart: Some(CHM_LoginStart),
+    CHM_LoginSelect: Some(CHM_LoginSelect),
+    CHM_LoginCode: Some(CHM_LoginCode),
+    CHM_LoginSignWith: Some(CHM_LoginSignWith),
 };
 
 /// Sets `*list` to the library's static function table (never freed). Works before

@@ -4,6 +4,7 @@
 #![allow(non_snake_case, non_camel_case_types)]
 
 mod codes;
+mod factors;
 mod function_list;
 mod general;
 mod guard;
@@ -16,6 +17,7 @@ mod token_files;
 mod types;
 
 pub use codes::code_of;
+pub use factors::*;
 pub use function_list::*;
 pub use general::*;
 pub use keys::*;

@@ -25,7 +25,7 @@ pub const CHM_VERSION_MINOR: u32 = 1;
 /// Library version, patch part.
 pub const CHM_VERSION_PATCH: u32 = 0;
 /// The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
-pub const CHM_FUNCTION_LIST_VERSION: u32 = 4;
+pub const CHM_FUNCTION_LIST_VERSION: u32 = 5;
 
 /// Length in bytes of a token (a challenge to sign): 32.
 pub const CHM_TOKEN_LEN: usize = 32;
@@ -114,6 +114,66 @@ pub struct CHM_INFO {
     pub function_list_version: u32,
     /// A NUL-terminated description of the library.
     pub description: [c_char; 64],
+}
+
+/// MFA factor (`CHM_GetMfaPreference`'s masks, `CHM_LOGIN_STEP`): token-sign.
+pub const CHM_FACTOR_TOKEN_SIGN: u32 = 0x1;
+/// MFA factor: a software token (TOTP).
+pub const CHM_FACTOR_SOFTWARE_TOKEN: u32 = 0x2;
+/// MFA factor: a code by SMS.
+pub const CHM_FACTOR_SMS: u32 = 0x4;
+/// MFA factor: a code by email.
+pub const CHM_FACTOR_EMAIL: u32 = 0x8;
+
+/// A setting of `CHM_MFA_SETTING` left out: it stays as it is.
+pub const CHM_SETTING_UNSET: u32 = 0;
+/// A setting of `CHM_MFA_SETTING`: false.
+pub const CHM_SETTING_FALSE: u32 = 1;
+/// A setting of `CHM_MFA_SETTING`: true.
+pub const CHM_SETTING_TRUE: u32 = 2;
+
+/// The settings of one factor in `CHM_SetMfaPreference` (Cognito's `Enabled` and
+/// `PreferredMfa`): each `CHM_SETTING_UNSET`, `CHM_SETTING_FALSE` or `CHM_SETTING_TRUE`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CHM_MFA_SETTING {
+    pub enabled: u32,
+    pub preferred: u32,
+}
+
+/// The settings of every factor in `CHM_SetMfaPreference`; zeroed, it changes nothing.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CHM_MFA_SETTINGS {
+    pub token_sign: CHM_MFA_SETTING,
+    pub software_token: CHM_MFA_SETTING,
+    pub sms: CHM_MFA_SETTING,
+    pub email: CHM_MFA_SETTING,
+}
+
+/// Login step: logged in.
+pub const CHM_STEP_DONE: u32 = 0;
+/// Login step: token-sign challenges wait (`CHM_LoginMfaFinish` with the token file given,
+/// or `CHM_LoginSignWith`).
+pub const CHM_STEP_TOKEN_SIGN: u32 = 1;
+/// Login step: the code of `factor` is asked for (`CHM_LoginCode`); for SMS and email it
+/// was sent to `destination`.
+pub const CHM_STEP_CODE: u32 = 2;
+/// Login step: select one of the factors in `factors` (`CHM_LoginSelect`).
+pub const CHM_STEP_SELECT: u32 = 3;
+
+/// Where a login stands after `CHM_LoginStart` or `CHM_LoginSelect`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CHM_LOGIN_STEP {
+    /// `CHM_STEP_DONE`, `CHM_STEP_TOKEN_SIGN`, `CHM_STEP_CODE` or `CHM_STEP_SELECT`.
+    pub kind: u32,
+    /// For `CHM_STEP_CODE`: the `CHM_FACTOR_*` whose code is asked for.
+    pub factor: u32,
+    /// For `CHM_STEP_SELECT`: the `CHM_FACTOR_*` bits to choose from.
+    pub factors: u32,
+    /// For an SMS or email code: where it went, masked, NUL-terminated; "" otherwise.
+    pub destination: [c_char; 64],
 }
 
 /// Arguments of `CHM_Initialize`. Pass NULL for all defaults.

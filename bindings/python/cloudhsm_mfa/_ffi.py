@@ -24,7 +24,7 @@ CHM_INVALID_HANDLE = 0
 CHM_VERSION_MAJOR = 0
 CHM_VERSION_MINOR = 1
 CHM_VERSION_PATCH = 0
-CHM_FUNCTION_LIST_VERSION = 4
+CHM_FUNCTION_LIST_VERSION = 5
 CHM_TOKEN_LEN = 32
 CHM_MAX_SIGNATURE_LEN = 512
 CHM_TOKEN_FILE_MFA = 1
@@ -45,6 +45,17 @@ CHM_ENTRY_VALID = 0
 CHM_ENTRY_UNSIGNED = 1
 CHM_ENTRY_INVALID = 2
 CHM_ENTRY_WRONG_LENGTH = 3
+CHM_FACTOR_TOKEN_SIGN = 1
+CHM_FACTOR_SOFTWARE_TOKEN = 2
+CHM_FACTOR_SMS = 4
+CHM_FACTOR_EMAIL = 8
+CHM_SETTING_UNSET = 0
+CHM_SETTING_FALSE = 1
+CHM_SETTING_TRUE = 2
+CHM_STEP_DONE = 0
+CHM_STEP_TOKEN_SIGN = 1
+CHM_STEP_CODE = 2
+CHM_STEP_SELECT = 3
 CHMR_OK = 0
 CHMR_HOST_MEMORY = 2
 CHMR_GENERAL_ERROR = 5
@@ -101,6 +112,44 @@ CHMR_MFA_SELECTION_REQUIRED = 2147483676
 
 CHM_RV = c_uint32
 
+CHM_SESSION_HANDLE = c_uint64
+
+
+class CHM_MFA_SETTING(Structure):
+    _fields_ = [
+        ("enabled", c_uint32),
+        ("preferred", c_uint32),
+    ]
+
+
+class CHM_MFA_SETTINGS(Structure):
+    _fields_ = [
+        ("token_sign", CHM_MFA_SETTING),
+        ("software_token", CHM_MFA_SETTING),
+        ("sms", CHM_MFA_SETTING),
+        ("email", CHM_MFA_SETTING),
+    ]
+
+
+class CHM_LOGIN_STEP(Structure):
+    _fields_ = [
+        ("kind", c_uint32),
+        ("factor", c_uint32),
+        ("factors", c_uint32),
+        ("destination", c_char * 64),
+    ]
+
+
+CHM_SIGN_CALLBACK = CFUNCTYPE(
+    CHM_RV,
+    c_void_p,
+    POINTER(c_uint8),
+    c_size_t,
+    POINTER(c_uint8),
+    c_size_t,
+    POINTER(c_size_t),
+)
+
 
 class CHM_INITIALIZE_ARGS(Structure):
     _fields_ = [
@@ -128,18 +177,6 @@ class CHM_INFO(Structure):
 CHM_KEY_HANDLE = c_uint64
 
 CHM_TOKEN_FILE_HANDLE = c_uint64
-
-CHM_SESSION_HANDLE = c_uint64
-
-CHM_SIGN_CALLBACK = CFUNCTYPE(
-    CHM_RV,
-    c_void_p,
-    POINTER(c_uint8),
-    c_size_t,
-    POINTER(c_uint8),
-    c_size_t,
-    POINTER(c_size_t),
-)
 
 
 class CHM_FUNCTION_LIST(Structure):
@@ -310,6 +347,64 @@ CHM_FUNCTION_LIST._fields_ = [
         CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, c_uint32),
     ),
     ("CHM_GetLastErrorApprovals", CFUNCTYPE(CHM_RV, POINTER(c_uint32), POINTER(c_uint32))),
+    (
+        "CHM_SetMfaPreference",
+        CFUNCTYPE(
+            CHM_RV,
+            CHM_SESSION_HANDLE,
+            c_char_p,
+            c_uint32,
+            POINTER(CHM_MFA_SETTINGS),
+            POINTER(c_uint32),
+            POINTER(c_uint32),
+        ),
+    ),
+    (
+        "CHM_GetMfaPreference",
+        CFUNCTYPE(
+            CHM_RV,
+            CHM_SESSION_HANDLE,
+            c_char_p,
+            c_uint32,
+            POINTER(c_uint32),
+            POINTER(c_uint32),
+        ),
+    ),
+    (
+        "CHM_AssociateSoftwareToken",
+        CFUNCTYPE(
+            CHM_RV,
+            CHM_SESSION_HANDLE,
+            c_char_p,
+            POINTER(c_char),
+            POINTER(c_size_t),
+            POINTER(c_char),
+            POINTER(c_size_t),
+        ),
+    ),
+    ("CHM_VerifySoftwareToken", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_char_p, c_char_p)),
+    (
+        "CHM_UpdateAttributes",
+        CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, c_char_p),
+    ),
+    (
+        "CHM_LoginStart",
+        CFUNCTYPE(
+            CHM_RV,
+            CHM_SESSION_HANDLE,
+            c_char_p,
+            c_uint32,
+            c_char_p,
+            c_char_p,
+            POINTER(CHM_LOGIN_STEP),
+        ),
+    ),
+    (
+        "CHM_LoginSelect",
+        CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_uint32, c_char_p, POINTER(CHM_LOGIN_STEP)),
+    ),
+    ("CHM_LoginCode", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, c_char_p)),
+    ("CHM_LoginSignWith", CFUNCTYPE(CHM_RV, CHM_SESSION_HANDLE, CHM_SIGN_CALLBACK, c_void_p)),
 ]
 
 
@@ -317,6 +412,41 @@ CHM_FUNCTION_LIST._fields_ = [
 
 #: Every function the header declares, in its order: name -> (restype, argtypes).
 PROTOTYPES = {
+    "CHM_SetMfaPreference": (
+        CHM_RV,
+        [
+            CHM_SESSION_HANDLE,
+            c_char_p,
+            c_uint32,
+            POINTER(CHM_MFA_SETTINGS),
+            POINTER(c_uint32),
+            POINTER(c_uint32),
+        ],
+    ),
+    "CHM_GetMfaPreference": (
+        CHM_RV,
+        [CHM_SESSION_HANDLE, c_char_p, c_uint32, POINTER(c_uint32), POINTER(c_uint32)],
+    ),
+    "CHM_AssociateSoftwareToken": (
+        CHM_RV,
+        [
+            CHM_SESSION_HANDLE,
+            c_char_p,
+            POINTER(c_char),
+            POINTER(c_size_t),
+            POINTER(c_char),
+            POINTER(c_size_t),
+        ],
+    ),
+    "CHM_VerifySoftwareToken": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_char_p]),
+    "CHM_UpdateAttributes": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, c_char_p]),
+    "CHM_LoginStart": (
+        CHM_RV,
+        [CHM_SESSION_HANDLE, c_char_p, c_uint32, c_char_p, c_char_p, POINTER(CHM_LOGIN_STEP)],
+    ),
+    "CHM_LoginSelect": (CHM_RV, [CHM_SESSION_HANDLE, c_uint32, c_char_p, POINTER(CHM_LOGIN_STEP)]),
+    "CHM_LoginCode": (CHM_RV, [CHM_SESSION_HANDLE, c_char_p]),
+    "CHM_LoginSignWith": (CHM_RV, [CHM_SESSION_HANDLE, CHM_SIGN_CALLBACK, c_void_p]),
     "CHM_GetFunctionList": (CHM_RV, [POINTER(POINTER(CHM_FUNCTION_LIST))]),
     "CHM_Initialize": (CHM_RV, [POINTER(CHM_INITIALIZE_ARGS)]),
     "CHM_Finalize": (CHM_RV, []),

@@ -147,8 +147,13 @@ impl Session {
     pub async fn login_code(&mut self, code: &str) -> Result<LoginReport> {
         let login = self.factor_login()?;
         let Some(factor) = login.asked else {
-            return Err(Error::NothingPending {
-                operation: "MFA code".into(),
+            return Err(Error::SelectionRequired {
+                factors: login
+                    .factors
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         };
         let mut ops = vec![None; self.cluster.len()];
