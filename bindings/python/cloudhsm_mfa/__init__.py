@@ -35,6 +35,11 @@ from ._runtime import (
     version,
 )
 from .errors import (
+    SelectionRequiredError,
+    MfaPreferenceInvalidError,
+    FactorNotReadyError,
+    CodeMismatchError,
+    CodeExpiredError,
     AlreadyInitializedError,
     BadArgumentsError,
     BufferTooSmallError,
@@ -86,7 +91,7 @@ from .errors import (
     return_code_text,
 )
 from .keys import PrivateKey, PublicKey, generate_key_pair
-from .session import Role, Service, Session
+from .session import Factor, LoginStep, Role, Service, Session
 from .token_file import EntryStatus, TokenFile, TokenFileKind, sign_token_file
 
 # Every constant of include/cloudhsm_mfa.h (CHM_TOKEN_LEN, CHMR_*, CHM_ENTRY_*, ...), by
@@ -101,6 +106,11 @@ globals().update(_CONSTANTS)
 __version__ = "0.1.0"
 
 __all__ = sorted(_CONSTANTS) + [
+    "SelectionRequiredError",
+    "MfaPreferenceInvalidError",
+    "FactorNotReadyError",
+    "CodeMismatchError",
+    "CodeExpiredError",
     "AlreadyInitializedError",
     "BadArgumentsError",
     "BufferTooSmallError",
@@ -113,6 +123,7 @@ __all__ = sorted(_CONSTANTS) + [
     "CryptoError",
     "DataTooLargeError",
     "EntryStatus",
+    "Factor",
     "FileError",
     "GeneralError",
     "HsmDeviceError",
@@ -122,6 +133,7 @@ __all__ = sorted(_CONSTANTS) + [
     "KeyFileError",
     "KeyHandleInvalidError",
     "LIBRARY_PATH",
+    "LoginStep",
     "LibraryInfo",
     "MfaNotRegisteredError",
     "MfaRequiredError",

@@ -10,7 +10,7 @@ exceptions.
 import enum
 import json
 import threading
-from ctypes import byref, c_uint32, memmove, string_at
+from ctypes import byref, c_size_t, c_uint32, create_string_buffer, memmove, string_at
 
 from . import _lib
 from ._runtime import Handle, ensure_initialized
@@ -83,6 +83,98 @@ class Service(enum.IntEnum):
 
 
 _SCOPES = {"user": _lib.CHM_QUORUM_SCOPE_USER, "all": _lib.CHM_QUORUM_SCOPE_ALL}
+
+
+class Factor(enum.IntFlag):
+    """An MFA factor (``CHM_FACTOR_*``; SPEC §11). Methods take these or their names as
+    the CLI spells them: ``"token-sign"``, ``"software-token"``, ``"sms"``, ``"email"``."""
+
+    TOKEN_SIGN = _lib.CHM_FACTOR_TOKEN_SIGN
+    SOFTWARE_TOKEN = _lib.CHM_FACTOR_SOFTWARE_TOKEN
+    SMS = _lib.CHM_FACTOR_SMS
+    EMAIL = _lib.CHM_FACTOR_EMAIL
+
+    @property
+    def label(self):
+        """The factor's name in the CLI and in ``list_users``, e.g. ``"software-token"``."""
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def parse(cls, factor):
+        """A :class:`Factor` from its name or value; anything else raises
+        :class:`ValueError` (or :class:`TypeError`)."""
+        return _parse_member(cls, factor, "factor", "CHM_FACTOR_*", "sms")
+
+    @classmethod
+    def of_mask(cls, mask):
+        """The factors of a ``CHM_FACTOR_*`` mask, in the order of listings."""
+        return [f for f in (cls.TOKEN_SIGN, cls.SOFTWARE_TOKEN, cls.SMS, cls.EMAIL) if mask & f]
+
+
+class LoginStep:
+    """Where a login stands (SPEC §11.2): ``kind`` is ``"done"``, ``"token-sign"``,
+    ``"code"`` (``factor`` says which, ``destination`` where an SMS or email code went) or
+    ``"select"`` (``factors`` lists the choices)."""
+
+    _KINDS = {
+        _lib.CHM_STEP_DONE: "done",
+        _lib.CHM_STEP_TOKEN_SIGN: "token-sign",
+        _lib.CHM_STEP_CODE: "code",
+        _lib.CHM_STEP_SELECT: "select",
+    }
+
+    def __init__(self, raw):
+        self.kind = self._KINDS[raw.kind]
+        self.factor = Factor(raw.factor) if raw.factor else None
+        self.factors = Factor.of_mask(raw.factors)
+        self.destination = raw.destination.decode("utf-8", errors="replace") or None
+
+    def __repr__(self):
+        return (f"LoginStep(kind={self.kind!r}, factor={self.factor!r}, factors={self.factors!r}, "
+                f"destination={self.destination!r})")
+
+
+def _setting(value, what):
+    if value is None:
+        return _lib.CHM_SETTING_UNSET
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True, False or None, not {type(value).__name__}")
+    return _lib.CHM_SETTING_TRUE if value else _lib.CHM_SETTING_FALSE
+
+
+def _settings(settings):
+    """A ``CHM_MFA_SETTINGS`` from ``{factor: {"Enabled": bool, "PreferredMfa": bool}}``."""
+    raw = _lib.CHM_MFA_SETTINGS()
+    fields = {
+        Factor.TOKEN_SIGN: raw.token_sign,
+        Factor.SOFTWARE_TOKEN: raw.software_token,
+        Factor.SMS: raw.sms,
+        Factor.EMAIL: raw.email,
+    }
+    for factor, setting in settings.items():
+        factor = Factor.parse(factor)
+        if not isinstance(setting, dict):
+            raise TypeError(f"the settings of {factor.label} must be a dict with Enabled and PreferredMfa")
+        unknown = set(setting) - {"Enabled", "PreferredMfa"}
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)} in the settings of {factor.label}")
+        target = fields[factor]
+        target.enabled = _setting(setting.get("Enabled"), f"{factor.label} Enabled")
+        target.preferred = _setting(setting.get("PreferredMfa"), f"{factor.label} PreferredMfa")
+    return raw
+
+
+def _preferences(enabled, preferred):
+    """The preferences as ``get-mfa-preference`` prints them, in Cognito's vocabulary."""
+    names = {Factor.TOKEN_SIGN: "TOKEN_SIGN_MFA", Factor.SOFTWARE_TOKEN: "SOFTWARE_TOKEN_MFA",
+             Factor.SMS: "SMS_MFA", Factor.EMAIL: "EMAIL_OTP"}
+    out = {}
+    listed = [names[f] for f in Factor.of_mask(enabled.value)]
+    if listed:
+        out["UserMFASettingList"] = listed
+    if preferred.value:
+        out["PreferredMfaSetting"] = names[Factor(preferred.value)]
+    return out
 
 
 def _flags(change_quorum):
@@ -438,4 +530,84 @@ class Session(Handle):
             return
         callback = _SignerCallback(signer)
         rv = _lib.lib.CHM_RegisterQuorumKeyWithSigner(self._handle, public, callback.c_callback, None)
+        callback.finish(rv)
+
+    # -- MFA factors ---------------------------------------------------------------------
+
+    def set_mfa_preference(self, username, role, settings):
+        """Sets ``username``'s MFA preferences on every HSM (the user itself, or an admin),
+        as Cognito's ``SetUserMFAPreference``: ``settings`` maps factors to
+        ``{"Enabled": bool, "PreferredMfa": bool}`` (a key or factor left out stays as it
+        is). Returns the result as :meth:`get_mfa_preference` does. Raises
+        :class:`MfaPreferenceInvalidError` or :class:`FactorNotReadyError`; nothing
+        changes then."""
+        args = (_lib.in_str(username, "username"), Role.parse(role))
+        raw = _settings(settings)
+        enabled, preferred = c_uint32(0), c_uint32(0)
+        _check(_lib.lib.CHM_SetMfaPreference(self._handle, *args, byref(raw), byref(enabled), byref(preferred)))
+        return _preferences(enabled, preferred)
+
+    def get_mfa_preference(self, username, role=None):
+        """``username``'s MFA preferences: ``{"UserMFASettingList": [...],
+        "PreferredMfaSetting": ...}`` in Cognito's vocabulary, each key left out when
+        empty."""
+        role = 0 if role is None else Role.parse(role)
+        enabled, preferred = c_uint32(0), c_uint32(0)
+        _check(_lib.lib.CHM_GetMfaPreference(
+            self._handle, _lib.in_str(username, "username"), role, byref(enabled), byref(preferred)))
+        return _preferences(enabled, preferred)
+
+    def associate_software_token(self, account):
+        """A new software token for the logged-in user: ``{"secret-code": BASE32,
+        "otpauth-uri": URI}`` (the URI names ``account``, e.g. ``"alice@cluster-1"``),
+        stored unverified on every HSM until :meth:`verify_software_token`."""
+        account = _lib.in_str(account, "account")
+        secret_len, uri_len = c_size_t(0), c_size_t(0)
+        _check(_lib.lib.CHM_AssociateSoftwareToken(self._handle, account, None, byref(secret_len), None, byref(uri_len)))
+        secret = create_string_buffer(secret_len.value)
+        uri = create_string_buffer(uri_len.value)
+        _check(_lib.lib.CHM_AssociateSoftwareToken(
+            self._handle, account, secret, byref(secret_len), uri, byref(uri_len)))
+        return {"secret-code": secret.value.decode(), "otpauth-uri": uri.value.decode()}
+
+    def verify_software_token(self, code, device_name=None):
+        """Verifies the associated software token with a code from the app; raises
+        :class:`CodeMismatchError` when it is wrong."""
+        _check(_lib.lib.CHM_VerifySoftwareToken(
+            self._handle, _lib.in_str(code, "code"), _lib.in_str(device_name, "device_name")))
+
+    def update_attributes(self, username, role, phone_number=None, email=None):
+        """Sets ``username``'s phone number (E.164) and/or email on every HSM."""
+        _check(_lib.lib.CHM_UpdateAttributes(
+            self._handle, _lib.in_str(username, "username"), Role.parse(role),
+            _lib.in_str(phone_number, "phone_number"), _lib.in_str(email, "email")))
+
+    def login_start(self, username, role, password, token_path=None):
+        """Starts a login with a password and returns its next :class:`LoginStep`: done,
+        token-sign (the challenges written to ``token_path`` when given; finish with
+        :meth:`login_mfa_finish` or :meth:`login_sign_with`), a code (:meth:`login_code`)
+        or a selection (:meth:`login_select`)."""
+        step = _lib.CHM_LOGIN_STEP()
+        _check(_lib.lib.CHM_LoginStart(
+            self._handle, _lib.in_str(username, "username"), Role.parse(role),
+            _lib.in_str(password, "password"), _lib.in_path(token_path, "token_path"), byref(step)))
+        return LoginStep(step)
+
+    def login_select(self, factor, token_path=None):
+        """Answers a selection step with ``factor``; returns the next :class:`LoginStep`."""
+        step = _lib.CHM_LOGIN_STEP()
+        _check(_lib.lib.CHM_LoginSelect(
+            self._handle, Factor.parse(factor), _lib.in_path(token_path, "token_path"), byref(step)))
+        return LoginStep(step)
+
+    def login_code(self, code):
+        """Answers a code step and finishes the login; raises :class:`CodeMismatchError`,
+        :class:`CodeExpiredError`, or :class:`SelectionRequiredError` when the login waits
+        for a selection."""
+        _check(_lib.lib.CHM_LoginCode(self._handle, _lib.in_str(code, "code")))
+
+    def login_sign_with(self, signer):
+        """Answers a token-sign step: ``signer`` (see the class) signs each challenge."""
+        callback = _SignerCallback(signer)
+        rv = _lib.lib.CHM_LoginSignWith(self._handle, callback.c_callback, None)
         callback.finish(rv)

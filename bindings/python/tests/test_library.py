@@ -40,6 +40,8 @@ C_TYPES = {
     "void *": ctypes.c_void_p,
     "const struct CHM_INITIALIZE_ARGS *": POINTER(_lib.CHM_INITIALIZE_ARGS),
     "struct CHM_INFO *": POINTER(_lib.CHM_INFO),
+    "const struct CHM_MFA_SETTINGS *": POINTER(_lib.CHM_MFA_SETTINGS),
+    "struct CHM_LOGIN_STEP *": POINTER(_lib.CHM_LOGIN_STEP),
     "const struct CHM_FUNCTION_LIST **": POINTER(POINTER(_lib.CHM_FUNCTION_LIST)),
 }
 
