@@ -636,6 +636,43 @@ enum class QuorumScope : std::uint32_t {
     All = CHM_QUORUM_SCOPE_ALL,
 };
 
+/// An MFA factor (CHM_FACTOR_*), usable as a bit of a mask.
+enum class Factor : std::uint32_t {
+    TokenSign = CHM_FACTOR_TOKEN_SIGN,
+    SoftwareToken = CHM_FACTOR_SOFTWARE_TOKEN,
+    Sms = CHM_FACTOR_SMS,
+    Email = CHM_FACTOR_EMAIL,
+};
+
+/// Where a login stands after Session::login_start or login_select (CHM_LOGIN_STEP).
+struct LoginStep {
+    enum class Kind : std::uint32_t {
+        Done = CHM_STEP_DONE,
+        TokenSign = CHM_STEP_TOKEN_SIGN,
+        Code = CHM_STEP_CODE,
+        Select = CHM_STEP_SELECT,
+    };
+    Kind kind = Kind::Done;
+    /// For Kind::Code: the factor whose code is asked for.
+    std::uint32_t factor = 0;
+    /// For Kind::Select: the CHM_FACTOR_* bits to choose from.
+    std::uint32_t factors = 0;
+    /// For an SMS or email code: where it went, masked.
+    std::string destination;
+};
+
+/// A user's MFA preferences: a mask of CHM_FACTOR_* and the preferred one (0: none).
+struct MfaPreferences {
+    std::uint32_t enabled = 0;
+    std::uint32_t preferred = 0;
+};
+
+/// A new software token: the base32 secret and the otpauth:// URI, shown once.
+struct SoftwareTokenSecret {
+    std::string secret;
+    std::string uri;
+};
+
 /// A user's role (CHM_ROLE_*).
 enum class Role : std::uint32_t {
     Admin = CHM_ROLE_ADMIN,
@@ -963,6 +1000,101 @@ class Session {
         detail::check(rv, fn);
     }
 
+    /// CHM_SetMfaPreference: `settings` as Cognito's SetUserMFAPreference (each field
+    /// CHM_SETTING_UNSET, _FALSE or _TRUE); returns the result.
+    MfaPreferences set_mfa_preference(const std::string &username, Role role,
+                                      const CHM_MFA_SETTINGS &settings) {
+        const char *fn = "CHM_SetMfaPreference";
+        MfaPreferences out;
+        detail::check(CHM_SetMfaPreference(handle(), detail::c_string(username, fn, "username"),
+                                           static_cast<std::uint32_t>(role), &settings,
+                                           &out.enabled, &out.preferred),
+                      fn);
+        return out;
+    }
+
+    /// CHM_GetMfaPreference (role 0: whatever the user's role is).
+    MfaPreferences get_mfa_preference(const std::string &username, std::uint32_t role = 0) const {
+        const char *fn = "CHM_GetMfaPreference";
+        MfaPreferences out;
+        detail::check(CHM_GetMfaPreference(handle(), detail::c_string(username, fn, "username"),
+                                           role, &out.enabled, &out.preferred),
+                      fn);
+        return out;
+    }
+
+    /// CHM_AssociateSoftwareToken: a new secret for the logged-in user; `account` names it
+    /// in the URI.
+    SoftwareTokenSecret associate_software_token(const std::string &account) {
+        const char *fn = "CHM_AssociateSoftwareToken";
+        const char *acc = detail::c_string(account, fn, "account");
+        std::size_t secret_len = 0, uri_len = 0;
+        detail::check(CHM_AssociateSoftwareToken(handle(), acc, nullptr, &secret_len, nullptr, &uri_len), fn);
+        std::string secret(secret_len, '\0'), uri(uri_len, '\0');
+        detail::check(CHM_AssociateSoftwareToken(handle(), acc, &secret[0], &secret_len, &uri[0], &uri_len), fn);
+        secret.resize(secret_len - 1);
+        uri.resize(uri_len - 1);
+        return SoftwareTokenSecret{secret, uri};
+    }
+
+    /// CHM_VerifySoftwareToken.
+    void verify_software_token(const std::string &code,
+                               const std::optional<std::string> &device_name = std::nullopt) {
+        const char *fn = "CHM_VerifySoftwareToken";
+        detail::check(CHM_VerifySoftwareToken(handle(), detail::c_string(code, fn, "code"),
+                                              detail::c_string_or_null(device_name, fn, "device_name")),
+                      fn);
+    }
+
+    /// CHM_UpdateAttributes: the phone number and/or email of a user.
+    void update_attributes(const std::string &username, Role role,
+                           const std::optional<std::string> &phone_number,
+                           const std::optional<std::string> &email) {
+        const char *fn = "CHM_UpdateAttributes";
+        detail::check(CHM_UpdateAttributes(handle(), detail::c_string(username, fn, "username"),
+                                           static_cast<std::uint32_t>(role),
+                                           detail::c_string_or_null(phone_number, fn, "phone_number"),
+                                           detail::c_string_or_null(email, fn, "email")),
+                      fn);
+    }
+
+    /// CHM_LoginStart: the password, then the next step.
+    LoginStep login_start(const std::string &username, Role role, const std::string &password,
+                          const std::optional<std::string> &token_path = std::nullopt) {
+        const char *fn = "CHM_LoginStart";
+        CHM_LOGIN_STEP raw{};
+        detail::check(CHM_LoginStart(handle(), detail::c_string(username, fn, "username"),
+                                     static_cast<std::uint32_t>(role),
+                                     detail::c_string(password, fn, "password"),
+                                     detail::c_string_or_null(token_path, fn, "token_path"), &raw),
+                      fn);
+        return step_of(raw);
+    }
+
+    /// CHM_LoginSelect: answers a selection step.
+    LoginStep login_select(Factor factor, const std::optional<std::string> &token_path = std::nullopt) {
+        const char *fn = "CHM_LoginSelect";
+        CHM_LOGIN_STEP raw{};
+        detail::check(CHM_LoginSelect(handle(), static_cast<std::uint32_t>(factor),
+                                      detail::c_string_or_null(token_path, fn, "token_path"), &raw),
+                      fn);
+        return step_of(raw);
+    }
+
+    /// CHM_LoginCode: answers a code step and finishes the login.
+    void login_code(const std::string &code) {
+        const char *fn = "CHM_LoginCode";
+        detail::check(CHM_LoginCode(handle(), detail::c_string(code, fn, "code")), fn);
+    }
+
+    /// CHM_LoginSignWith: answers a token-sign step with `signer`.
+    void login_sign_with(const Signer &signer) {
+        detail::SignerBridge bridge(signer);
+        const CHM_RV rv = CHM_LoginSignWith(handle(), &detail::SignerBridge::callback, &bridge);
+        bridge.rethrow_if_failed();
+        detail::check(rv, "CHM_LoginSignWith");
+    }
+
     /// CHM_ActivateCluster: the first admin of a new cluster gets `password`.
     void activate_cluster(const std::string &password) {
         const char *fn = "CHM_ActivateCluster";
@@ -971,6 +1103,19 @@ class Session {
     }
 
   private:
+    static LoginStep step_of(const CHM_LOGIN_STEP &raw) {
+        LoginStep step;
+        step.kind = static_cast<LoginStep::Kind>(raw.kind);
+        step.factor = raw.factor;
+        step.factors = raw.factors;
+        std::size_t n = 0;
+        while (n < sizeof raw.destination && raw.destination[n] != '\0') {
+            ++n;
+        }
+        step.destination.assign(raw.destination, n);
+        return step;
+    }
+
     detail::UniqueHandle<detail::SessionCloser> handle_;
 };
 

@@ -324,6 +324,47 @@ void test_quorum(const Env &env) {
     admin.delete_quorum_tokens(chm::QuorumScope::All);
 }
 
+// MFA factors from C++: a phone number, SMS preferred, a login whose code comes from the
+// cluster's outbox, and a preference request refused with its code.
+void test_factors(const Env &env) {
+    section("MFA factors: SMS preferred, the code from the outbox");
+    chm::Session admin = chm::Session::open();
+    admin.login("admin", chm::Role::Admin, env.admin_password);
+    admin.create_user("cpp_sms", chm::Role::CryptoUser, "cpp-sms-pw-1");
+    chm::Session s = chm::Session::open();
+    s.login("cpp_sms", chm::Role::CryptoUser, "cpp-sms-pw-1");
+    s.update_attributes("cpp_sms", chm::Role::CryptoUser, std::string("+14155550177"), std::nullopt);
+    CHM_MFA_SETTINGS settings{};
+    settings.sms.enabled = CHM_SETTING_TRUE;
+    settings.sms.preferred = CHM_SETTING_TRUE;
+    const chm::MfaPreferences prefs = s.set_mfa_preference("cpp_sms", chm::Role::CryptoUser, settings);
+    CHECK(prefs.enabled == CHM_FACTOR_SMS && prefs.preferred == CHM_FACTOR_SMS);
+    settings.email.enabled = CHM_SETTING_TRUE;
+    settings.email.preferred = CHM_SETTING_TRUE;
+    CHECK_THROWS(s.set_mfa_preference("cpp_sms", chm::Role::CryptoUser, settings),
+                 CHMR_MFA_PREFERENCE_INVALID, "only one MFA factor may be preferred");
+    s.logout();
+    const chm::LoginStep step = s.login_start("cpp_sms", chm::Role::CryptoUser, "cpp-sms-pw-1");
+    CHECK(step.kind == chm::LoginStep::Kind::Code);
+    CHECK(step.factor == CHM_FACTOR_SMS);
+    CHECK(step.destination == "+*******0177");
+    const fs::path outbox = fs::path(env.config).parent_path() / "outbox.jsonl";
+    std::ifstream in(outbox);
+    std::string line, code;
+    while (std::getline(in, line)) {
+        if (line.find("+14155550177") != std::string::npos) {
+            const auto at = line.find("\"code\":\"");
+            if (at != std::string::npos) {
+                code = line.substr(at + 8, 6);
+            }
+        }
+    }
+    CHECK(code.size() == 6);
+    CHECK_THROWS(s.login_code("000000"), CHMR_CODE_MISMATCH, "Invalid code");
+    s.login_code(code);
+    CHECK(s.get_mfa_preference("cpp_sms").enabled == CHM_FACTOR_SMS);
+}
+
 void test_activation(const Env &env) {
     section("activate_cluster on a new cluster (Library with an explicit configuration)");
     chm::Library library(env.new_config);
@@ -379,7 +420,8 @@ int main() {
             chm::generate_key_pair(2048, env.key2, env.pub2);
             test_open(env);
             test_users_and_mfa(env);
-            test_quorum(env);
+            test_factors(env);
+            test_quorum(env);  // last: it leaves user management gated by quorum
         }
         test_activation(env);
     } catch (const std::exception &e) {
