@@ -4,7 +4,8 @@
 //! the user makes a key pair, registers it (tokens signed by the library), logs in with MFA
 //! (every signature also checked by the real `openssl pkeyutl -verify`), rotates the key and
 //! logs in with the new one while the old one is refused; two admins register quorum keys
-//! and a user creation then needs both their approvals; `user list`; the cluster stops.
+//! and a user creation then needs both their approvals; alice adds a software token (TOTP)
+//! as her preferred factor and logs in with its code; `user list`; the cluster stops.
 //! stdout keeps the one JSON envelope with the summary.
 
 mod openssl;
@@ -17,7 +18,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use clap::Args;
 use cloudhsm_mfa::blocking::{Runtime, Session};
-use cloudhsm_mfa::client::{SessionOptions, UserList};
+use cloudhsm_mfa::client::{LoginStep, MfaPreferenceView, SessionOptions, UserList};
 use cloudhsm_mfa::config::Config;
 use cloudhsm_mfa::crypto::random_token;
 use cloudhsm_mfa::proto::{Role, Service};
@@ -33,7 +34,7 @@ use crate::session::Identity;
 
 const NODES: usize = 3;
 const BITS: usize = 2048;
-const STEPS: usize = 16;
+const STEPS: usize = 17;
 const USER: &str = "alice";
 const PRIVATE_KEY: &str = "mfa-private.pem";
 const PUBLIC_KEY: &str = "mfa-public.pem";
@@ -70,7 +71,15 @@ struct Summary {
     rotated_public_key: String,
     old_key_refused: String,
     quorum: QuorumSummary,
+    software_token: SoftwareTokenSummary,
     users: UserList,
+}
+
+#[derive(Serialize)]
+struct SoftwareTokenSummary {
+    otpauth_uri_issuer: &'static str,
+    preferences: MfaPreferenceView,
+    logged_in_with_code: bool,
 }
 
 #[derive(Serialize)]
@@ -534,6 +543,111 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
         created_with_approval: GATED_USER,
     };
 
+    steps.next(&format!(
+        "A software token: {USER} adds an authenticator app (TOTP) and prefers it"
+    ));
+    steps.typed("logout");
+    session.run(async |ses| ses.logout().await).map_err(fail)?;
+    steps.typed(mfa_login(&new_private_key));
+    steps.answer(PASSWORD, "(not shown)");
+    session
+        .run(async |ses| {
+            ses.login_mfa_with(USER, Role::CryptoUser, &password, &new_key)
+                .await
+        })
+        .map_err(fail)?;
+    steps.result(Identity::new(USER, Role::CryptoUser));
+    steps.typed(format!(
+        "user associate-software-token --username {USER} --role crypto-user"
+    ));
+    let account = format!(
+        "{USER}@{}",
+        target.cluster_id.as_deref().unwrap_or("cluster")
+    );
+    let token = session
+        .run(async |ses| ses.associate_software_token(&account).await)
+        .map_err(fail)?;
+    steps.say("{\"secret-code\": \"(shown once; not repeated here)\", \"otpauth-uri\": \"otpauth://totp/cloudhsm-mfa:...\"}");
+    steps.say(
+        "Her authenticator app reads the URI (as a QR code) and shows a new code every 30 seconds.",
+    );
+    let secret =
+        Zeroizing::new(cloudhsm_mfa::mfa::totp::decode_secret(&token.secret_code).map_err(fail)?);
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(fail)?
+        .as_secs();
+    // The app's previous code verifies (one step of skew is allowed), so that the login
+    // below can use the current one at once: a code is used only once.
+    let verify_code = Zeroizing::new(cloudhsm_mfa::mfa::totp::code_at(
+        &secret,
+        unix - cloudhsm_mfa::mfa::totp::STEP_SECS,
+    ));
+    steps.typed(format!(
+        "user verify-software-token --username {USER} --role crypto-user --user-code (the app's code)"
+    ));
+    session
+        .run(async |ses| {
+            ses.verify_software_token(&verify_code, Some("quickstart"))
+                .await
+        })
+        .map_err(fail)?;
+    steps.result(serde_json::json!({"status": "SUCCESS"}));
+    steps.typed(format!(
+        "user set-mfa-preference --username {USER} --role crypto-user --software-token-mfa-settings Enabled=true,PreferredMfa=true"
+    ));
+    let request = cloudhsm_mfa::mfa::Request {
+        settings: [(
+            cloudhsm_mfa::mfa::Factor::SoftwareToken,
+            cloudhsm_mfa::mfa::Setting {
+                enabled: Some(true),
+                preferred: Some(true),
+            },
+        )]
+        .into_iter()
+        .collect(),
+    };
+    let preferences = session
+        .run(async |ses| {
+            ses.set_mfa_preference(USER, Role::CryptoUser, &request)
+                .await
+        })
+        .map_err(fail)?;
+    let view = MfaPreferenceView::new(&preferences);
+    steps.result(&view);
+    steps.typed("logout");
+    session.run(async |ses| ses.logout().await).map_err(fail)?;
+    steps.typed(format!("login --username {USER} --role crypto-user"));
+    steps.answer(PASSWORD, "(not shown)");
+    let step = session
+        .run(async |ses| {
+            ses.login_start(USER, Role::CryptoUser, &password, None)
+                .await
+        })
+        .map_err(fail)?;
+    if !matches!(
+        step,
+        LoginStep::Code {
+            factor: cloudhsm_mfa::mfa::Factor::SoftwareToken,
+            ..
+        }
+    ) {
+        return Err(format!(
+            "the login asked for {step:?}, not a software-token code"
+        ));
+    }
+    steps.answer(crate::prompt::MFA_CODE, "(the app's current code)");
+    let code = Zeroizing::new(cloudhsm_mfa::mfa::totp::code_at(&secret, unix));
+    let report = session
+        .run(async |ses| ses.login_code(&code).await)
+        .map_err(fail)?;
+    steps.result(Identity::new(&report.username, report.role));
+    let software_token = SoftwareTokenSummary {
+        otpauth_uri_issuer: cloudhsm_mfa::mfa::totp::ISSUER,
+        preferences: view,
+        logged_in_with_code: true,
+    };
+
     steps.next("Listing the users");
     steps.typed("user list");
     let users = session
@@ -587,6 +701,7 @@ fn walk_through(args: QuickstartArgs) -> Outcome<Summary> {
         rotated_public_key: path_text(&new_public_key),
         old_key_refused,
         quorum,
+        software_token,
         users,
     })
 }

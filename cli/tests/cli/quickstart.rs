@@ -28,7 +28,7 @@ fn quickstart_succeeds_and_removes_its_directory() {
     assert!(!directory.exists(), "{} is removed", directory.display());
     // The steps are told on stderr, numbered, with OpenSSL's own words.
     assert!(
-        r.stderr.contains("[1/16]") && r.stderr.contains("[16/16]"),
+        r.stderr.contains("[1/17]") && r.stderr.contains("[17/17]"),
         "{}",
         r.stderr
     );
@@ -58,7 +58,8 @@ fn quickstart_succeeds_and_removes_its_directory() {
         .clone();
     assert_eq!(
         alice["mfa"],
-        json!([{"strategy": "token-sign", "status": "enabled"}])
+        json!([{"strategy": "token-sign", "status": "enabled"},
+               {"strategy": "software-token", "status": "enabled"}])
     );
     assert_eq!(alice["cluster-coverage"], "full");
     assert!(
@@ -96,6 +97,14 @@ fn quickstart_succeeds_and_removes_its_directory() {
     assert!(r
         .stderr
         .contains("--username bob --role crypto-user --approval "));
+    // The software-token step: preferred, and the login took its code.
+    assert_eq!(
+        data["software_token"]["preferences"],
+        json!({"UserMFASettingList": ["TOKEN_SIGN_MFA", "SOFTWARE_TOKEN_MFA"],
+               "PreferredMfaSetting": "SOFTWARE_TOKEN_MFA"})
+    );
+    assert_eq!(data["software_token"]["logged_in_with_code"], true);
+    assert!(r.stderr.contains("Enter MFA code:"), "{}", r.stderr);
     // The cluster is stopped: nothing listens on its HSMs' ports any more.
     let hsms = data["cluster"]["hsms"].as_array().unwrap();
     assert_eq!(hsms.len(), 3);
@@ -169,7 +178,7 @@ fn quickstart_without_openssl_fails_clearly() {
     assert!(message.contains("openssl"), "{message}");
     assert!(message.contains("not found"), "{message}");
     assert!(
-        !r.stderr.contains("[2/16]"),
+        !r.stderr.contains("[2/17]"),
         "nothing is made before OpenSSL is found:\n{}",
         r.stderr
     );
