@@ -19,11 +19,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 
-if ! python3 -c 'import pytest' 2>/dev/null; then
-  echo "setup: installing pytest with pip"
-  python3 -m pip install --quiet --disable-pip-version-check pytest \
-    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages pytest
-fi
+# pytest runs the Python tests; aiosmtpd is the real SMTP server the email-code test talks to.
+for module in pytest aiosmtpd; do
+  if ! python3 -c "import $module" 2>/dev/null; then
+    echo "setup: installing $module with pip"
+    python3 -m pip install --quiet --disable-pip-version-check "$module" \
+      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$module"
+  fi
+done
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest"
