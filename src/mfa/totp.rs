@@ -20,7 +20,12 @@ pub const ISSUER: &str = "cloudhsm-mfa";
 pub fn hotp(secret: &[u8], counter: u64, digits: u32) -> u32 {
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
     let tag = hmac::sign(&key, &counter.to_be_bytes());
-    let mac = tag.as_ref();
+    truncate(tag.as_ref(), digits)
+}
+
+/// HOTP's dynamic truncation (RFC 4226 §5.3) of a MAC of at least 20 bytes to `digits`
+/// decimal digits.
+pub fn truncate(mac: &[u8], digits: u32) -> u32 {
     let offset = (mac[mac.len() - 1] & 0x0f) as usize;
     let binary = u32::from_be_bytes([
         mac[offset],

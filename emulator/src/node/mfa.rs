@@ -80,15 +80,7 @@ fn delivered_code(
     }
     ctx.update(&window.to_be_bytes());
     let tag = ctx.sign();
-    let mac = tag.as_ref();
-    let offset = (mac[mac.len() - 1] & 0x0f) as usize;
-    let binary = u32::from_be_bytes([
-        mac[offset],
-        mac[offset + 1],
-        mac[offset + 2],
-        mac[offset + 3],
-    ]) & 0x7fff_ffff;
-    Zeroizing::new(format!("{:06}", binary % 1_000_000))
+    Zeroizing::new(format!("{:06}", totp::truncate(tag.as_ref(), totp::DIGITS)))
 }
 
 fn window_of(unix_secs: u64) -> u64 {
