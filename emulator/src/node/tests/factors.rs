@@ -396,3 +396,50 @@ fn two_preferred_factors_are_refused_and_change_nothing() {
     );
     assert!(m.contains("E.164"), "{m}");
 }
+
+#[test]
+fn a_new_association_keeps_the_old_secret_working_until_it_is_verified() {
+    let (mut f, bob) = with_bob();
+    let old = software_token(&mut f, bob);
+    f.ok(
+        bob,
+        set("bob", &[(Factor::SoftwareToken, Some(true), Some(true))]),
+    );
+    let new = vec![3u8; totp::SECRET_LEN];
+    f.ok(
+        bob,
+        Op::AssociateSoftwareToken {
+            secret: Secret::new(totp::encode_secret(&new)),
+        },
+    );
+    f.ok(bob, Op::Logout);
+    // Still the old secret's codes until the new one is verified.
+    f.now += std::time::Duration::from_secs(totp::STEP_SECS);
+    let c = f.greeted();
+    f.ok(c, login_with("bob", None, None));
+    let t = f.node.unix_secs(f.now);
+    f.refused_counting(c, code(Factor::SoftwareToken, &totp::code_at(&new, t)));
+    assert!(matches!(
+        f.ok(c, code(Factor::SoftwareToken, &totp::code_at(&old, t))),
+        Reply::LoggedIn { .. }
+    ));
+    // Verified, the new secret replaces the old.
+    f.now += std::time::Duration::from_secs(totp::STEP_SECS);
+    let t = f.node.unix_secs(f.now);
+    f.ok(
+        c,
+        Op::VerifySoftwareToken {
+            code: Secret::new(totp::code_at(&new, t)),
+            device_name: None,
+        },
+    );
+    f.ok(c, Op::Logout);
+    f.now += std::time::Duration::from_secs(totp::STEP_SECS);
+    let t = f.node.unix_secs(f.now);
+    f.ok(c, login_with("bob", None, None));
+    f.refused_counting(c, code(Factor::SoftwareToken, &totp::code_at(&old, t)));
+    assert!(matches!(
+        f.ok(c, code(Factor::SoftwareToken, &totp::code_at(&new, t))),
+        Reply::LoggedIn { .. }
+    ));
+}
