@@ -53,11 +53,37 @@ pub(super) enum Answer {
     Hashed(Result<String, String>),
 }
 
+/// The most parsed keys kept by [`parsed_key`].
+const KEY_CACHE: usize = 2048;
+
+/// The public key of `pem`, parsed once: a node checks the same few keys (its users' MFA
+/// and quorum keys) again and again, and parsing costs about as much as verifying.
+fn parsed_key(pem: &str) -> Result<std::sync::Arc<PublicKey>, String> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    static CACHE: Mutex<Option<HashMap<String, Arc<PublicKey>>>> = Mutex::new(None);
+    if let Some(key) = CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref().and_then(|m| m.get(pem).cloned()))
+    {
+        return Ok(key);
+    }
+    let key = Arc::new(PublicKey::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?);
+    if let Ok(mut cache) = CACHE.lock() {
+        let map = cache.get_or_insert_with(HashMap::new);
+        if map.len() >= KEY_CACHE {
+            map.clear();
+        }
+        map.insert(pem.to_string(), key.clone());
+    }
+    Ok(key)
+}
+
 /// Whether `signature` is a signature of `token` by the key `pem`.
 fn verify_with_pem(pem: &str, token: &Token, signature: &[u8]) -> Result<bool, String> {
-    PublicKey::from_pem(pem.as_bytes())
+    parsed_key(pem)
         .map(|key| signature.len() == key.signature_len() && key.verify_token(token, signature))
-        .map_err(|e| e.to_string())
 }
 
 impl Job {
