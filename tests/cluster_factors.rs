@@ -265,3 +265,47 @@ fn several_factors_make_the_login_ask_which_and_token_sign_goes_through_the_same
         serde_json::json!({"UserMFASettingList": ["TOKEN_SIGN_MFA", "EMAIL_OTP"]})
     );
 }
+
+#[test]
+fn the_code_is_sent_by_the_first_hsm_that_is_up_when_the_first_is_down() {
+    let c = TestCluster::start(3);
+    let mut gus = user(&c, "gus");
+    gus.run(async |s| {
+        s.update_attributes("gus", Role::CryptoUser, Some("+14155550155"), None)
+            .await
+    })
+    .unwrap();
+    gus.run(async |s| {
+        s.set_mfa_preference(
+            "gus",
+            Role::CryptoUser,
+            &request(&[(Factor::Sms, Some(true), None)]),
+        )
+        .await
+    })
+    .unwrap();
+    gus.run(async |s| s.logout().await).unwrap();
+    // The session knows hsm-1, which goes down.
+    c.cluster.stop_node(0).unwrap();
+    let step = gus
+        .run(async |s| {
+            s.login_start("gus", Role::CryptoUser, USER_PASSWORD, None)
+                .await
+        })
+        .unwrap();
+    assert!(
+        matches!(
+            step,
+            LoginStep::Code {
+                factor: Factor::Sms,
+                ..
+            }
+        ),
+        "{step:?}"
+    );
+    let codes = outbox_codes(&c, "+14155550155");
+    assert_eq!(codes.len(), 1, "hsm-2 sent the one message");
+    let report = gus.run(async |s| s.login_code(&codes[0]).await).unwrap();
+    let took_part: Vec<bool> = report.hsms.iter().map(|h| h.took_part).collect();
+    assert_eq!(took_part, [false, true, true]);
+}

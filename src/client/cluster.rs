@@ -59,6 +59,11 @@ impl Cluster {
         self.slots.len()
     }
 
+    /// Whether HSM `i` has an open connection now.
+    pub fn is_connected(&self, i: usize) -> bool {
+        self.slots[i].conn.is_some()
+    }
+
     /// The id HSM `i` gave in `hello`, once it has answered.
     pub fn hsm_id(&self, i: usize) -> Option<&str> {
         self.slots[i].hsm_id.as_deref()

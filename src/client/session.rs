@@ -73,6 +73,8 @@ pub(super) struct FactorLogin {
     pub asked: Option<crate::mfa::Factor>,
     /// The HSMs that took part.
     pub hsms: Vec<usize>,
+    /// The HSM asked to send an SMS or email code, if any.
+    pub deliverer: Option<usize>,
     /// The HSMs that did not, with the reason.
     pub missed: Vec<(usize, String)>,
 }

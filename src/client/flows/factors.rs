@@ -95,6 +95,7 @@ impl Session {
             normalize_username(username).map_err(|e| Error::invalid_argument("username", e))?;
         self.cluster.connect_missing().await;
         let (code_nonce, deliver_by) = self.code_nonce()?;
+        let deliverer = self.index_of(deliver_by.as_deref());
         let op = Op::Login {
             username: username.clone(),
             role,
@@ -104,7 +105,29 @@ impl Session {
         };
         let challenges =
             exchange::issue(&mut self.cluster, Purpose::Login, username, role, op).await?;
-        self.step_after(challenges, token_path).await
+        let step = self.step_after(challenges, token_path, deliverer).await?;
+        self.resend_if_undelivered(step, token_path).await
+    }
+
+    /// An SMS or email step whose delivering HSM dropped out (it went down after the
+    /// session last reached it) sent no message: the step is asked again of the HSMs that
+    /// took part, with a fresh nonce, so that one of them sends the code.
+    async fn resend_if_undelivered(
+        &mut self,
+        step: LoginStep,
+        token_path: Option<&Path>,
+    ) -> Result<LoginStep> {
+        let LoginStep::Code { factor, .. } = &step else {
+            return Ok(step);
+        };
+        let login = self.factor_login()?;
+        let delivered = login.deliverer.is_some_and(|i| login.hsms.contains(&i));
+        if !factor.is_delivered() || delivered {
+            return Ok(step);
+        }
+        let factor = *factor;
+        let step = self.login_select(factor, token_path).await?;
+        Ok(step)
     }
 
     /// Answers a selection step with `factor`.
@@ -125,6 +148,7 @@ impl Session {
             ));
         }
         let (code_nonce, deliver_by) = self.code_nonce()?;
+        let deliverer = self.index_of(deliver_by.as_deref());
         let op = Op::LoginMfaSelect {
             factor,
             code_nonce: Some(code_nonce),
@@ -140,7 +164,13 @@ impl Session {
         )
         .await?;
         challenges.missed.extend(login.missed.iter().cloned());
-        self.step_after(challenges, token_path).await
+        self.step_after(challenges, token_path, deliverer).await
+    }
+
+    /// The index of the HSM named `hsm_id`, if the session knows it.
+    fn index_of(&self, hsm_id: Option<&str>) -> Option<usize> {
+        let id = hsm_id?;
+        (0..self.cluster.len()).find(|&i| self.cluster.hsm_id(i) == Some(id))
     }
 
     /// Answers a code step with `code`.
@@ -189,11 +219,13 @@ impl Session {
     }
 
     /// A fresh code nonce for SMS and email steps, and the HSM that delivers the code: the
-    /// first connected one, so that the user gets one message.
+    /// first one connected now (not one reached once and down since), so that the user
+    /// gets one message.
     fn code_nonce(&self) -> Result<(String, Option<String>)> {
         let nonce: [u8; 16] = crate::crypto::random_bytes()?;
-        let deliver_by =
-            (0..self.cluster.len()).find_map(|i| self.cluster.hsm_id(i).map(str::to_string));
+        let deliver_by = (0..self.cluster.len())
+            .filter(|&i| self.cluster.is_connected(i))
+            .find_map(|i| self.cluster.hsm_id(i).map(str::to_string));
         Ok((B64.encode(nonce), deliver_by))
     }
 
@@ -211,6 +243,7 @@ impl Session {
         &mut self,
         mut challenges: Challenges,
         token_path: Option<&Path>,
+        deliverer: Option<usize>,
     ) -> Result<LoginStep> {
         let steps = std::mem::take(&mut challenges.steps);
         if steps.is_empty() {
@@ -277,6 +310,7 @@ impl Session {
             factors,
             asked,
             hsms,
+            deliverer,
             missed: challenges.missed,
         }));
         Ok(step)
