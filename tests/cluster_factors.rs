@@ -130,25 +130,32 @@ fn a_software_token_preferred_then_a_login_with_its_code() {
     assert!(report.hsms.iter().all(|h| h.took_part));
 }
 
-#[test]
-fn an_sms_login_sends_one_message_for_three_hsms() {
-    let c = TestCluster::start(3);
-    let mut bob = user(&c, "bob");
-    bob.run(async |s| {
-        s.update_attributes("bob", Role::CryptoUser, Some("+14155550100"), None)
+/// Crypto user `name` with SMS enabled (not preferred) to `phone`, logged out on a
+/// session of its own.
+fn sms_user(c: &TestCluster, name: &str, phone: &str) -> cloudhsm_mfa::blocking::Session {
+    let mut s = user(c, name);
+    s.run(async |s| {
+        s.update_attributes(name, Role::CryptoUser, Some(phone), None)
             .await
     })
     .unwrap();
-    bob.run(async |s| {
+    s.run(async |s| {
         s.set_mfa_preference(
-            "bob",
+            name,
             Role::CryptoUser,
             &request(&[(Factor::Sms, Some(true), None)]),
         )
         .await
     })
     .unwrap();
-    bob.run(async |s| s.logout().await).unwrap();
+    s.run(async |s| s.logout().await).unwrap();
+    s
+}
+
+#[test]
+fn an_sms_login_sends_one_message_for_three_hsms() {
+    let c = TestCluster::start(3);
+    let mut bob = sms_user(&c, "bob", "+14155550100");
     let step = bob
         .run(async |s| {
             s.login_start("bob", Role::CryptoUser, USER_PASSWORD, None)
@@ -269,22 +276,7 @@ fn several_factors_make_the_login_ask_which_and_token_sign_goes_through_the_same
 #[test]
 fn the_code_is_sent_by_the_first_hsm_that_is_up_when_the_first_is_down() {
     let c = TestCluster::start(3);
-    let mut gus = user(&c, "gus");
-    gus.run(async |s| {
-        s.update_attributes("gus", Role::CryptoUser, Some("+14155550155"), None)
-            .await
-    })
-    .unwrap();
-    gus.run(async |s| {
-        s.set_mfa_preference(
-            "gus",
-            Role::CryptoUser,
-            &request(&[(Factor::Sms, Some(true), None)]),
-        )
-        .await
-    })
-    .unwrap();
-    gus.run(async |s| s.logout().await).unwrap();
+    let mut gus = sms_user(&c, "gus", "+14155550155");
     // The session knows hsm-1, which goes down.
     c.cluster.stop_node(0).unwrap();
     let step = gus
