@@ -35,6 +35,11 @@ from ._runtime import (
     version,
 )
 from .errors import (
+    Pkcs11Error,
+    Pkcs11NoMatchError,
+    Pkcs11PinIncorrectError,
+    Pkcs11PinRequiredError,
+    Pkcs11KeyExistsError,
     SelectionRequiredError,
     MfaPreferenceInvalidError,
     FactorNotReadyError,
@@ -106,6 +111,11 @@ globals().update(_CONSTANTS)
 __version__ = "0.1.0"
 
 __all__ = sorted(_CONSTANTS) + [
+    "Pkcs11Error",
+    "Pkcs11NoMatchError",
+    "Pkcs11PinIncorrectError",
+    "Pkcs11PinRequiredError",
+    "Pkcs11KeyExistsError",
     "SelectionRequiredError",
     "MfaPreferenceInvalidError",
     "FactorNotReadyError",
