@@ -1004,6 +1004,8 @@ CHM_RV CHM_PrivateKeyLoad(const char *path, CHM_KEY_HANDLE *key);
  * NUL-terminated string) is used before any other source; NULL takes the PIN from the
  * URI, the environment or a prompt, in that order. A key file ignores `pin`. The token
  * is asked once: a wrong PIN fails with `CHMR_PKCS11_PIN_INCORRECT` and is not retried.
+ * PKCS#11 logs in the whole process: while another key of the same token is open (or
+ * the host program is logged in to it), the token does not check the PIN again.
  * The library keeps its own copy of the PIN (zeroed when the key closes), since keys
  * marked `CKA_ALWAYS_AUTHENTICATE` need it for every signature.
  *

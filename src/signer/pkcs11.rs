@@ -11,7 +11,9 @@
 //! - **PIN**: the caller's, else `pin-source`, `pin-value`, `$CLOUDHSM_MFA_PKCS11_PIN`, then
 //!   a prompt without echo when standard input is a terminal. Held in a zeroizing string
 //!   for the key's life (keys marked `CKA_ALWAYS_AUTHENTICATE` need it for every
-//!   signature), never shown, never tried twice after the token refused it.
+//!   signature), never shown, never tried twice after the token refused it. PKCS#11 logs
+//!   in the application, not a session: while another key of the same token is open (or
+//!   the host program is logged in), the token does not check the PIN again.
 //! - **Signing**: `CKM_RSA_PKCS` over the SHA-256 DigestInfo and the 32 token bytes (never
 //!   `CKM_SHA256_RSA_PKCS`, which would hash again), or `CKM_RSA_X_509` over the padded
 //!   block when the token lacks `CKM_RSA_PKCS`: the signature is OpenSSL's, byte for byte.
