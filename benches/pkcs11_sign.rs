@@ -43,7 +43,9 @@ fn openssl_speed() -> Option<f64> {
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // "rsa 2048 bits 0.000597s 0.000017s   1675.2  58823.5": the sign/s column.
-    let line = text.lines().find(|l| l.trim_start().starts_with("rsa 2048"))?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rsa 2048"))?;
     let fields: Vec<&str> = line.split_whitespace().collect();
     fields.get(fields.len().checked_sub(2)?)?.parse().ok()
 }
@@ -74,7 +76,8 @@ fn main() {
     // tolerated, as a host program would).
     let raw = Pkcs11::new(softhsm::module()).unwrap();
     match raw.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(()) | Err(cryptoki::error::Error::Pkcs11(
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(
             cryptoki::error::RvError::CryptokiAlreadyInitialized,
             _,
         )) => {}
@@ -88,10 +91,9 @@ fn main() {
         .unwrap();
     let session = raw.open_ro_session(slot).unwrap();
     match session.login(UserType::User, Some(&AuthPin::new(PIN.into()))) {
-        Ok(()) | Err(cryptoki::error::Error::Pkcs11(
-            cryptoki::error::RvError::UserAlreadyLoggedIn,
-            _,
-        )) => {}
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {
+        }
         Err(e) => panic!("C_Login: {e}"),
     }
     let key = session

@@ -234,6 +234,78 @@ fn exactly_one_token_and_one_key_must_match() {
     assert!(matches!(p, Pkcs11Problem::Uri(_)), "{p:?}");
 }
 
+/// The other RFC 7512 path attributes filter too: the token's serial, manufacturer and
+/// model, the slot's id, the module's manufacturer and version.
+#[test]
+fn every_token_attribute_filters() {
+    let hsm = store_with_key(2048, 0);
+    hsm.init_token("u");
+    hsm.import(
+        "u",
+        "mfa",
+        "01",
+        &keys::private_key_path(2048, 1, Encoding::Pkcs8),
+    );
+    let (serial, slot_id, version) = {
+        let host = Pkcs11::new(softhsm::module()).unwrap();
+        host.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .unwrap();
+        let slot = host
+            .get_slots_with_token()
+            .unwrap()
+            .into_iter()
+            .find(|s| host.get_token_info(*s).unwrap().label() == "u")
+            .unwrap();
+        let serial = host
+            .get_token_info(slot)
+            .unwrap()
+            .serial_number()
+            .to_string();
+        let v = host.get_library_info().unwrap().library_version();
+        let version = format!("{}.{}", v.major(), v.minor());
+        host.finalize().unwrap();
+        (serial, slot.id(), version)
+    };
+    let m = softhsm::module();
+    let with = |path: &str| {
+        open(&format!(
+            "pkcs11:{path};object=mfa?module-path={}&pin-value={PIN}",
+            m.display()
+        ))
+    };
+    let u_key = keys::public_key(2048, 1);
+    assert_eq!(
+        with(&format!("serial={serial}"))
+            .unwrap()
+            .public_key()
+            .unwrap(),
+        u_key
+    );
+    assert_eq!(
+        with(&format!("slot-id={slot_id}"))
+            .unwrap()
+            .public_key()
+            .unwrap(),
+        u_key
+    );
+    assert_eq!(
+        with(&format!(
+            "manufacturer=SoftHSM%20project;model=SoftHSM%20v2;token=u;\
+             library-manufacturer=SoftHSM;library-version={version}"
+        ))
+        .unwrap()
+        .public_key()
+        .unwrap(),
+        u_key
+    );
+    let (_, text) = problem(with("manufacturer=SoftHSM%20project").unwrap_err());
+    assert!(text.contains("2 tokens match"), "{text}");
+    let (_, text) = problem(with("library-manufacturer=Someone%20else").unwrap_err());
+    assert!(text.contains("no token matches"), "{text}");
+    let (_, text) = problem(with("slot-id=999999").unwrap_err());
+    assert!(text.contains("no token matches"), "{text}");
+}
+
 #[test]
 fn the_public_key_is_read_from_the_token() {
     let hsm = store_with_key(3072, 1);

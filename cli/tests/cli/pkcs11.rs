@@ -196,3 +196,57 @@ fn without_a_pin_or_a_terminal_the_error_says_how_to_give_one() {
     );
     assert_eq!(r.code, Some(0), "{}", r.stdout);
 }
+
+/// The manual registration: the CLI writes the tokens, `tokens sign` signs them on the
+/// token, and the answer to "Enter public key PEM file path:" is the URI of the key pair.
+#[test]
+fn manual_registration_takes_the_public_key_from_the_token() {
+    let hsm = Hsm::activated();
+    hsm.create_alice();
+    let (store, _) = token_with_generated_key(hsm.work.path());
+    let token = hsm.path("register.json");
+    let mut cmd = hsm.command(&[
+        "user",
+        "change-mfa",
+        "token-sign",
+        "--username",
+        "alice",
+        "--role",
+        "crypto-user",
+        "--change-password",
+        ALICE_PW,
+        "--token",
+        path_str(&token),
+    ]);
+    cmd.env("CLOUDHSM_ROLE", "crypto-user")
+        .env("CLOUDHSM_PIN", format!("alice:{ALICE_PW}"));
+    let mut cli = Driver::start(cmd);
+    cli.wait_for(SIGNED_PROMPT, 1);
+    ok(sign_args(
+        &token,
+        std::path::Path::new(&store.uri_with_pin("t", "alice")),
+    ));
+    cli.send("");
+    cli.wait_for(PUBLIC_KEY_PROMPT, 1);
+    cli.send(&store.uri("t", "alice", ""));
+    let (code, stdout, stderr) = cli.finish();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let mfa = &hsm.user_row("alice").unwrap()["mfa"];
+    assert_eq!(mfa[0]["status"], "enabled", "{mfa}");
+    let r = hsm.run(
+        &[
+            "login",
+            "--username",
+            "alice",
+            "--role",
+            "crypto-user",
+            "--password",
+            ALICE_PW,
+            "mfa-token-sign",
+            "--sign-with",
+            &store.uri_with_pin("t", "alice"),
+        ],
+        "",
+    );
+    assert_eq!(succeeded(&r)["username"], "alice");
+}
