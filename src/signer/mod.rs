@@ -179,7 +179,7 @@ impl KeySpec {
     pub fn open_with_pin(&self, pin: Option<Zeroizing<String>>) -> Result<SigningKey> {
         Ok(match self {
             KeySpec::File(path) => SigningKey::File(PrivateKey::load(path)?),
-            KeySpec::Pkcs11(uri) => SigningKey::Token(TokenKey::open(uri, pin)?),
+            KeySpec::Pkcs11(uri) => SigningKey::Token(Box::new(TokenKey::open(uri, pin)?)),
         })
     }
 
@@ -205,13 +205,14 @@ impl KeySpec {
                 SigningKey::File(key)
             }
             KeySpec::Pkcs11(uri) => {
-                SigningKey::Token(TokenKey::generate(uri, bits, None, |public| {
+                let key = TokenKey::generate(uri, bits, None, |public| {
                     crate::fs_atomic::write_atomic(
                         public_path,
                         public.to_pem()?.as_bytes(),
                         crate::fs_atomic::PUBLIC_MODE,
                     )
-                })?)
+                })?;
+                SigningKey::Token(Box::new(key))
             }
         })
     }
@@ -224,7 +225,7 @@ pub enum SigningKey {
     /// A key held in memory, inside aws-lc.
     File(PrivateKey),
     /// A key on a PKCS#11 token.
-    Token(TokenKey),
+    Token(Box<TokenKey>),
 }
 
 impl From<PrivateKey> for SigningKey {
