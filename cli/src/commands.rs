@@ -10,32 +10,44 @@ use crate::login::{self, LoginArgs};
 use crate::mfa;
 use crate::output::emit;
 use crate::quorum::{self, QuorumCommand};
-use crate::session::{Context, TargetArgs};
+use crate::session::{Context, OnCluster, TargetArgs, TargetOnly, WithTarget};
 use crate::user::{self, UserCommand};
 
 #[derive(Subcommand)]
 pub enum HsmCommand {
     /// Login to your cluster
-    Login(LoginArgs),
+    Login(WithTarget<LoginArgs>),
     /// Logout of your cluster
-    Logout,
+    Logout(TargetOnly),
     /// Manage users: list, create, delete, change-password, change-mfa, change-quorum
-    #[command(subcommand)]
-    User(UserCommand),
+    User(OnCluster<UserCommand>),
     /// Manage quorum authentication: tokens, approvals, quorum values
-    #[command(subcommand)]
-    Quorum(QuorumCommand),
+    Quorum(OnCluster<QuorumCommand>),
     /// Manage the cluster: activate
-    #[command(subcommand)]
-    Cluster(ClusterCommand),
+    Cluster(OnCluster<ClusterCommand>),
 }
 
-/// Runs `cmd` and prints its JSON result.
-pub fn run(ctx: &mut Context, target: &TargetArgs, cmd: HsmCommand) -> ExitCode {
+impl HsmCommand {
+    /// The cluster options given with the command.
+    pub fn target(&self) -> &TargetArgs {
+        match self {
+            HsmCommand::Login(c) => &c.target,
+            HsmCommand::Logout(c) => &c.target,
+            HsmCommand::User(c) => &c.target,
+            HsmCommand::Quorum(c) => &c.target,
+            HsmCommand::Cluster(c) => &c.target,
+        }
+    }
+}
+
+/// Runs `cmd` on the cluster its options choose, `defaults` filling in the options not
+/// given, and prints its JSON result.
+pub fn run(ctx: &mut Context, defaults: &TargetArgs, cmd: HsmCommand) -> ExitCode {
+    let target = &cmd.target().or(defaults);
     match cmd {
-        HsmCommand::Login(args) => emit(login::login(ctx, target, args)),
-        HsmCommand::Logout => emit(login::logout(ctx, target)),
-        HsmCommand::User(cmd) => match cmd {
+        HsmCommand::Login(c) => emit(login::login(ctx, target, c.args)),
+        HsmCommand::Logout(_) => emit(login::logout(ctx, target)),
+        HsmCommand::User(OnCluster { command, .. }) => match command {
             UserCommand::List => emit(user::list(ctx, target)),
             UserCommand::Create(args) => emit(user::create(ctx, target, args)),
             UserCommand::Delete(args) => emit(user::delete(ctx, target, args)),
@@ -48,7 +60,7 @@ pub fn run(ctx: &mut Context, target: &TargetArgs, cmd: HsmCommand) -> ExitCode 
             UserCommand::VerifySoftwareToken(args) => emit(mfa::verify(ctx, target, args)),
             UserCommand::UpdateAttributes(args) => emit(mfa::update_attributes(ctx, target, args)),
         },
-        HsmCommand::Quorum(cmd) => quorum::run(ctx, target, cmd),
-        HsmCommand::Cluster(cmd) => emit(cluster::run(ctx, target, cmd)),
+        HsmCommand::Quorum(c) => quorum::run(ctx, target, c.command),
+        HsmCommand::Cluster(c) => emit(cluster::run(ctx, target, c.command)),
     }
 }

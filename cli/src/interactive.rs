@@ -10,9 +10,10 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use zeroize::Zeroizing;
 
 use crate::commands::{self, HsmCommand};
+use crate::line_editor::{LineEditor, Read};
 use crate::keygen::{self, KeygenArgs};
 use crate::output::{self, no_help_when_empty};
-use crate::session::{Context, Mode, TargetArgs};
+use crate::session::{Context, LeadingTarget, Mode, TargetArgs};
 use crate::tokens::{self, TokensCommand};
 
 pub const PROMPT: &str = "aws-cloudhsm > ";
@@ -30,7 +31,7 @@ pub const PROMPT: &str = "aws-cloudhsm > ";
 )]
 struct Line {
     #[command(flatten)]
-    target: TargetArgs,
+    leading: LeadingTarget,
     #[command(subcommand)]
     command: LineCommand,
 }
@@ -60,17 +61,38 @@ pub fn run(defaults: TargetArgs) -> ExitCode {
         .map(|c| c.get_name().to_string())
         .collect();
     known.push("help".into());
+    // On a terminal: line editing, and Ctrl-C cancels a line instead of ending the session
+    // (and its login) while a command runs.
+    let mut editor = None;
+    if ctx.input.is_terminal() {
+        match LineEditor::new(parser.clone()) {
+            Ok(e) => editor = Some(e),
+            Err(message) => eprintln!("warning: {message}; reading lines without editing"),
+        }
+        let _ = signal_hook::flag::register(
+            signal_hook::consts::SIGINT,
+            std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        );
+    }
     let mut failed = false;
     loop {
-        let line = match ctx.input.line(PROMPT) {
-            Ok(Some(line)) => line,
-            Ok(None) => break,
+        let read = match &mut editor {
+            Some(editor) => editor.read(PROMPT),
+            None => ctx
+                .input
+                .line(PROMPT)
+                .map(|l| l.map_or(Read::End, Read::Line)),
+        };
+        let text = match read {
+            Ok(Read::Line(text)) => text,
+            Ok(Read::Cancelled) => continue,
+            Ok(Read::End) => break,
             Err(message) => {
                 output::emit::<()>(Err(message));
                 return ExitCode::FAILURE;
             }
         };
-        let words = match shell_words::split(&line) {
+        let words = match shell_words::split(&text) {
             Ok(words) => Zeroizing::new(words),
             Err(_) => {
                 failed |= output::emit::<()>(Err(
@@ -86,11 +108,13 @@ pub fn run(defaults: TargetArgs) -> ExitCode {
         // it is never repeated in the output.
         if !first.starts_with('-') && !known.iter().any(|k| k == first) {
             failed = true;
-            output::emit::<()>(Err(
+            let guess = output::did_you_mean(first, &known)
+                .map(|k| format!("did you mean {k}? "))
+                .unwrap_or_default();
+            output::emit::<()>(Err(format!(
                 "not a command (the line is not shown, in case it holds a secret); \
-                 type help to list the commands"
-                    .into(),
-            ));
+                 {guess}type help to list the commands"
+            )));
             continue;
         }
         let parsed = parser
@@ -108,12 +132,20 @@ pub fn run(defaults: TargetArgs) -> ExitCode {
                 continue;
             }
         };
-        let target = line.target.or(&defaults);
+        if let Some(editor) = &mut editor {
+            editor.remember(&text, &words);
+        }
+        let leading = line.leading;
+        let refused = |name: &str| leading.refuse(name).map_err(|e| output::emit::<()>(Err(e)));
         let code = match line.command {
             LineCommand::Quit | LineCommand::Exit => break,
-            LineCommand::Hsm(cmd) => commands::run(&mut ctx, &target, cmd),
-            LineCommand::Tokens(cmd) => tokens::run(cmd),
-            LineCommand::Keygen(args) => keygen::run(args),
+            LineCommand::Hsm(cmd) => {
+                commands::run(&mut ctx, &leading.target().or(&defaults), cmd)
+            }
+            LineCommand::Tokens(cmd) => refused("tokens").map_or_else(|e| e, |()| tokens::run(cmd)),
+            LineCommand::Keygen(args) => {
+                refused("keygen").map_or_else(|e| e, |()| keygen::run(args))
+            }
         };
         failed |= code != ExitCode::SUCCESS;
     }

@@ -10,6 +10,7 @@ mod commands;
 mod interactive;
 mod key_file;
 mod keygen;
+mod line_editor;
 mod login;
 mod mfa;
 mod output;
@@ -24,14 +25,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use session::{Context, Mode, TargetArgs};
+use session::{Context, LeadingTarget, Mode, TargetOnly};
 
 /// Token-sign MFA and quorum approvals for HSM clusters.
 #[derive(Parser)]
-#[command(name = "cloudhsm-mfa", version, propagate_version = true)]
+#[command(name = "cloudhsm-mfa", version)]
 struct Cli {
     #[command(flatten)]
-    target: TargetArgs,
+    leading: LeadingTarget,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,7 +43,7 @@ enum Command {
     Hsm(commands::HsmCommand),
     /// Run commands one per line at the `aws-cloudhsm > ` prompt, keeping the login
     /// between them; `help` lists the commands, `quit` ends
-    Interactive,
+    Interactive(TargetOnly),
     /// Sign, verify and inspect token files
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
@@ -67,6 +68,13 @@ static ALLOCATOR: cloudhsm_mfa::process::WipingAllocator =
 fn main() -> ExitCode {
     // Best effort: without it the process still runs, as before.
     let _ = cloudhsm_mfa::process::forbid_core_dumps();
+    if std::env::args_os().len() <= 1 {
+        // No command at all: what there is to do, on stdout.
+        return match Cli::command().print_help() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -80,11 +88,15 @@ fn main() -> ExitCode {
             return output::argument_error(e, &words);
         }
     };
+    let leading = cli.leading;
+    let no_cluster = |name: &str| leading.refuse(name).map_err(|e| output::emit::<()>(Err(e)));
     match cli.command {
-        Command::Hsm(cmd) => commands::run(&mut Context::new(Mode::Single), &cli.target, cmd),
-        Command::Interactive => interactive::run(cli.target),
-        Command::Tokens(cmd) => tokens::run(cmd),
-        Command::Keygen(args) => keygen::run(args),
-        Command::Quickstart(args) => quickstart::run(args),
+        Command::Hsm(cmd) => commands::run(&mut Context::new(Mode::Single), &leading.target(), cmd),
+        Command::Interactive(c) => interactive::run(c.target.or(&leading.target())),
+        Command::Tokens(cmd) => no_cluster("tokens").map_or_else(|e| e, |()| tokens::run(cmd)),
+        Command::Keygen(args) => no_cluster("keygen").map_or_else(|e| e, |()| keygen::run(args)),
+        Command::Quickstart(args) => {
+            no_cluster("quickstart").map_or_else(|e| e, |()| quickstart::run(args))
+        }
     }
 }

@@ -76,9 +76,12 @@ const PASSWORD_COMMANDS: [&str; 3] = ["login", "user", "cluster"];
 /// a word the user typed: it says where the word is instead. Elsewhere it is clap's, with
 /// long words cut short.
 fn argument_message(e: &clap::Error, words: &[String]) -> String {
-    let sensitive = words
-        .iter()
-        .any(|w| PASSWORD_COMMANDS.contains(&w.as_str()));
+    // A word that is no command may be a password typed at the wrong moment: it is never
+    // repeated, wherever it is.
+    let sensitive = e.kind() == ErrorKind::InvalidSubcommand
+        || words
+            .iter()
+            .any(|w| PASSWORD_COMMANDS.contains(&w.as_str()));
     let typed = |kind| match e.get(kind) {
         Some(ContextValue::String(s)) => Some(s.as_str()),
         _ => None,
@@ -151,6 +154,17 @@ fn clap_text(e: &clap::Error, words: &[String]) -> String {
         text = text.replace(w.as_str(), &shorten(w));
     }
     text
+}
+
+/// The known name closest to `typed`, when one is close enough to be a typo of it (the
+/// measure clap uses for its own suggestions).
+pub fn did_you_mean<'a>(typed: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro(typed, k), k))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.as_str())
 }
 
 /// A path as it appears in output.

@@ -38,6 +38,11 @@ impl Input {
         }
     }
 
+    /// Whether standard input is a terminal.
+    pub fn is_terminal(&self) -> bool {
+        self.terminal
+    }
+
     /// The next line after `prompt`, without its line ending; `None` at the end of input.
     pub fn line(&mut self, prompt: &str) -> Result<Option<Zeroizing<String>>, String> {
         show(prompt);

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use cloudhsm_mfa::blocking::{Runtime, Session};
 use cloudhsm_mfa::client::{LoginStep, SessionOptions};
 use cloudhsm_mfa::config::{ClusterTarget, Config};
@@ -24,7 +24,8 @@ pub const PIN_ENV: &str = "CLOUDHSM_PIN";
 /// The environment variable with a software-token code for single-command mode's login.
 pub const MFA_CODE_ENV: &str = "CLOUDHSM_MFA_CODE";
 
-/// The options that choose the cluster, accepted by every command.
+/// The options that choose the cluster, accepted by the commands that talk to one,
+/// anywhere after the command's first word (AWS's CLI takes `--cluster-id` there).
 #[derive(Args, Clone, Default)]
 pub struct TargetArgs {
     /// The cluster configuration file [default: $CLOUDHSM_MFA_CONFIG, else
@@ -35,6 +36,68 @@ pub struct TargetArgs {
     /// the one given when interactive mode was started, else the only cluster configured
     #[arg(long, value_name = "CLUSTER_ID", global = true, display_order = 0)]
     pub cluster_id: Option<String>,
+}
+
+/// `--config` and `--cluster-id` before the command (`cloudhsm-mfa --config PATH user
+/// list`), kept for the command lines of earlier versions: allowed only before a command
+/// that talks to a cluster, and not shown in the help.
+#[derive(Args, Clone, Default)]
+pub struct LeadingTarget {
+    #[arg(long, value_name = "PATH", hide = true)]
+    config: Option<PathBuf>,
+    #[arg(long, value_name = "CLUSTER_ID", hide = true)]
+    cluster_id: Option<String>,
+}
+
+impl LeadingTarget {
+    /// Whether either option was given.
+    pub fn given(&self) -> bool {
+        self.config.is_some() || self.cluster_id.is_some()
+    }
+
+    /// The options as the command's own.
+    pub fn target(&self) -> TargetArgs {
+        TargetArgs {
+            config: self.config.clone(),
+            cluster_id: self.cluster_id.clone(),
+        }
+    }
+
+    /// The error for these options before a command that uses no cluster.
+    pub fn refuse(&self, command: &str) -> Result<(), String> {
+        if self.given() {
+            return Err(format!(
+                "--config and --cluster-id choose a cluster; `{command}` uses none: leave them out"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A group of cluster commands (`user`, `quorum`, `cluster`): the options that choose the
+/// cluster, then the command.
+#[derive(Args)]
+pub struct OnCluster<C: Subcommand> {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(subcommand)]
+    pub command: C,
+}
+
+/// A cluster command's own arguments, with the options that choose the cluster.
+#[derive(Args)]
+pub struct WithTarget<A: Args> {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub args: A,
+}
+
+/// A cluster command with no arguments of its own (`logout`, `interactive`).
+#[derive(Args)]
+pub struct TargetOnly {
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 impl TargetArgs {

@@ -314,6 +314,16 @@ impl Driver {
         }
     }
 
+    /// Writes `bytes` to standard input as they are (keys for a terminal: a Tab, an arrow,
+    /// Ctrl-C), without a line ending.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("standard input is open");
+        stdin
+            .write_all(bytes)
+            .and_then(|()| stdin.flush())
+            .expect("write to standard input");
+    }
+
     /// Sends one command line and waits for its JSON document on stdout, which it returns
     /// (the command must not prompt).
     pub fn command(&mut self, line: &str) -> Value {

@@ -5,6 +5,7 @@
 
 mod change_mfa;
 mod clusters;
+mod conventions;
 mod common;
 mod envelope;
 mod hsm;
