@@ -8,7 +8,8 @@
 #     rpath), static (cloudhsm_mfa-static, and Libs.private); the staged installation
 #     through PKG_CONFIG_SYSROOT_DIR;
 #   - a CMake project: find_package(cloudhsm_mfa) shared and static, pkg_check_modules;
-#   - a C++ program with cloudhsm_mfa.hpp;
+#   - a C++ program with cloudhsm_mfa.hpp; the Python package finding the installed
+#     library by its SONAME;
 #   - the installed commands run; `man -l` renders the pages without warnings; the bash
 #     completion completes a subcommand; zsh and fish completions are written;
 #   - `make uninstall` removes every file.
@@ -183,6 +184,15 @@ check "C++: cloudhsm_mfa.hpp with pkg-config, C++17" \
   bash -c "c++ -std=c++17 -Wall -Wextra -Wpedantic -Werror packaging/test/consumer.cpp \
     \$(pkg-config --cflags --libs cloudhsm_mfa) -Wl,-rpath,'$libdir' -o '$work/consumer-cpp' &&
     '$work/consumer-cpp' '$key' '$pub' | grep -qx 'consumer-cpp: $version ok'"
+
+# The Python package, from a copy outside the repository (no repository build to find),
+# takes the installed library through the system's search: find_library and the SONAME.
+mkdir -p "$work/python"
+cp -r bindings/python/cloudhsm_mfa "$work/python/"
+rm -f "$work/python/cloudhsm_mfa/libcloudhsm_mfa.so"
+check "Python finds the installed library by its SONAME (ctypes.util.find_library)" \
+  bash -c "cd '$work' && env -u CLOUDHSM_MFA_LIB LD_LIBRARY_PATH='$libdir' PYTHONPATH='$work/python' \
+    python3 -c 'import cloudhsm_mfa as c; print(c.LIBRARY_PATH, c.version())' | grep -qx '$soname $version'"
 
 # ---- CMake --------------------------------------------------------------------------------
 # find_package through CMAKE_PREFIX_PATH on the staged installation (the CMake files find
