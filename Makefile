@@ -111,6 +111,8 @@ endef
 
 all: docs
 
+# The same packages as bindings/python/hatch_build.py builds the wheel's library with, so
+# that the two share one build of the library (cargo unifies features per build).
 build:
 	$(CARGO) build --release --locked -p cloudhsm-mfa -p cloudhsm-mfa-cli -p cloudhsm-mfa-emulator
 

@@ -3,8 +3,8 @@ package, so that an installed ``cloudhsm_mfa`` loads its own library
 (``cloudhsm_mfa/libcloudhsm_mfa.so``) with no environment variable set.
 
 ``pip install bindings/python`` and ``pip wheel bindings/python`` run it from a checkout
-of the repository: ``cargo build --release -p cloudhsm-mfa --lib`` against the
-repository's Cargo.toml, in cargo's usual target directory (``target/``, or
+of the repository: ``cargo build --release --lib -p cloudhsm-mfa`` (with the packages
+that ``make`` builds, see ``CARGO_COMPANIONS``) against the repository's Cargo.toml, in cargo's usual target directory (``target/``, or
 ``$CARGO_TARGET_DIR``), so a build already made there is reused. The wheel holds a
 library for one platform, not for one Python: it is tagged ``py3-none-<platform>``.
 
@@ -26,6 +26,11 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 #: The Rust package whose library the wheel carries.
 CARGO_PACKAGE = "cloudhsm-mfa"
+#: Built with it (their libraries only): cargo unifies the features of shared dependencies
+#: over the packages of one build, so the library is the same build as the one of
+#: `cargo build --release --workspace` and `make` only when they are named too. Built
+#: alone, it would be compiled again, and replace theirs in target/release.
+CARGO_COMPANIONS = ("cloudhsm-mfa-cli", "cloudhsm-mfa-emulator")
 
 
 def library_file_name() -> str:
@@ -52,8 +57,9 @@ def build_library(manifest: Path) -> Path:
             "cloudhsm-mfa: cargo is not on PATH; the wheel carries libcloudhsm_mfa, which is "
             "built from the Rust sources (install Rust: https://rustup.rs)"
         )
+    packages = [arg for name in (CARGO_PACKAGE, *CARGO_COMPANIONS) for arg in ("-p", name)]
     command = [
-        cargo, "build", "--release", "--locked", "--lib", "-p", CARGO_PACKAGE,
+        cargo, "build", "--release", "--locked", "--lib", *packages,
         "--manifest-path", str(manifest), "--message-format=json-render-diagnostics",
     ]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
@@ -66,6 +72,8 @@ def build_library(manifest: Path) -> Path:
     for line in done.stdout.splitlines():
         message = json.loads(line) if line.startswith("{") else {}
         if message.get("reason") != "compiler-artifact":
+            continue
+        if message.get("target", {}).get("name") != "cloudhsm_mfa":
             continue
         for name in message.get("filenames", []):
             if Path(name).name == wanted:
