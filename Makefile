@@ -59,7 +59,9 @@ MAJOR   := $(firstword $(subst ., ,$(VERSION)))
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps \
                 | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 ifeq ($(VERSION),)
-$(error cannot read the version of cloudhsm-mfa with `$(CARGO) pkgid`)
+$(error cannot read the version of cloudhsm-mfa with `$(CARGO) pkgid`: is cargo on PATH? \
+  `make install` builds first (a no-op when the build is fresh), so run it as a user with \
+  cargo: with a PREFIX that user may write, or DESTDIR=... to stage a tree to copy as root)
 endif
 ifeq ($(TARGET_DIR),)
 $(error cannot find cargo's target directory with `$(CARGO) metadata`)
