@@ -159,6 +159,11 @@ class LoginStep:
 
 #: The settings of one factor: ``{"Enabled": bool, "PreferredMfa": bool}``, keys optional.
 FactorSettings = Mapping[str, Optional[bool]]
+#: The settings of a request, by factor (names or :class:`Factor` values); a mapping's key
+#: type is invariant, so each kind of key is a type of its own.
+MfaSettings = Union[
+    Mapping[str, FactorSettings], Mapping["Factor", FactorSettings], Mapping[FactorArg, FactorSettings]
+]
 
 
 class MfaPreferences(TypedDict, total=False):
@@ -178,7 +183,7 @@ def _setting(value: object, what: str) -> int:
     return _lib.CHM_SETTING_TRUE if value else _lib.CHM_SETTING_FALSE
 
 
-def _settings(settings: Mapping[FactorArg, FactorSettings]) -> Any:
+def _settings(settings: MfaSettings) -> Any:
     """A ``CHM_MFA_SETTINGS`` from ``{factor: {"Enabled": bool, "PreferredMfa": bool}}``."""
     raw = _lib.CHM_MFA_SETTINGS()
     fields = {
@@ -615,7 +620,7 @@ class Session(Handle):
     # -- MFA factors ---------------------------------------------------------------------
 
     def set_mfa_preference(
-        self, username: str, role: RoleArg, settings: Mapping[FactorArg, FactorSettings]
+        self, username: str, role: RoleArg, settings: MfaSettings
     ) -> MfaPreferences:
         """Sets ``username``'s MFA preferences on every HSM (the user itself, or an admin),
         as Cognito's ``SetUserMFAPreference``: ``settings`` maps factors to
