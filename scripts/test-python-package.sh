@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests the Python package as users get it:
 #   - `pip wheel bindings/python` makes a platform wheel (py3-none-<platform>) that
-#     carries the library and the py.typed marker;
+#     carries the library (stripped) and the py.typed marker;
 #   - `pip install bindings/python` into a fresh virtual environment; from another
 #     directory, with no CLOUDHSM_MFA_LIB nor PYTHONPATH, the package loads the library it
 #     carries and bindings/python/tests/installed_program.py makes real calls with it;
@@ -40,7 +40,7 @@ wheel=$(ls "$work"/wheels/cloudhsm_mfa-*.whl)
 platform=$(python3 -c 'import sysconfig; print(sysconfig.get_platform().replace("-", "_").replace(".", "_"))')
 check "the wheel is tagged py3-none-$platform: $(basename "$wheel")" \
   test "$(basename "$wheel")" = "cloudhsm_mfa-$(sed -n 's/^version = "\(.*\)"/\1/p' bindings/python/pyproject.toml)-py3-none-$platform.whl"
-check "the wheel carries the library (with its SONAME), py.typed and the modules" \
+check "the wheel carries the library (with its SONAME, stripped), py.typed and the modules" \
   python3 - "$wheel" <<'EOF'
 import subprocess, sys, tempfile, zipfile, pathlib
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
@@ -51,6 +51,10 @@ with tempfile.TemporaryDirectory() as d:
     lib = zipfile.ZipFile(sys.argv[1]).extract("cloudhsm_mfa/libcloudhsm_mfa.so", d)
     dynamic = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True, check=True).stdout
     assert "[libcloudhsm_mfa.so.0]" in dynamic, dynamic
+    sections = subprocess.run(["readelf", "-S", "-W", lib], capture_output=True, text=True, check=True).stdout
+    assert "] .debug_line" not in sections and "] .symtab" not in sections, sections
+    symbols = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True, check=True).stdout
+    assert " T CHM_Initialize" in symbols, "CHM_Initialize is not exported"
 EOF
 
 echo "== test-python-package: pip install bindings/python into a fresh virtual environment"
