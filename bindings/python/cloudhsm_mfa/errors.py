@@ -338,10 +338,22 @@ def last_error() -> str:
     return ""
 
 
+def _does_not_exist(path: "_lib.PathArg") -> bool:
+    """Whether ``path`` names nothing (``ENOENT``; a dangling symbolic link too), as
+    opposed to a path that cannot be looked at (``EACCES``, ``ENOTDIR``, ...)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
 def _missing(paths: Iterable[Optional["_lib.PathArg"]]) -> Optional["_lib.PathArg"]:
     """The first of ``paths`` that does not exist, if any."""
     for path in paths:
-        if path is not None and not os.path.exists(path):
+        if path is not None and _does_not_exist(path):
             return path
     return None
 
@@ -358,7 +370,7 @@ def error_for(
     message = last_error() or return_code_text(code)
     if code == _lib.CHMR_FILE_ERROR:
         if config is not None:
-            if not os.path.exists(config):
+            if _does_not_exist(config):
                 return ConfigFileMissingError(code, message, config)
             return ConfigFileError(code, message)
         missing = _missing(inputs)

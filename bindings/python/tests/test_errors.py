@@ -62,6 +62,12 @@ def test_a_file_that_exists_but_cannot_be_used_is_an_os_error_only(tmp_path, ran
     assert e.value.args == (e.value.message,)
     assert "it is a directory" in e.value.message
 
+    # A path through a file (ENOTDIR) is not "not found".
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(chm.FileError) as e:
+        chm.PublicKey.load(tmp_path / "plain" / "key.pem")
+    assert type(e.value) is chm.FileError
+
     # An output that cannot be written is not "not found", though it does not exist yet.
     with chm.TokenFile.create_mfa(random_tokens(1)) as f:
         with pytest.raises(chm.FileError) as e:
