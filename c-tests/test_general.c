@@ -36,8 +36,8 @@ STATIC_ASSERT(sizeof(CHM_INITIALIZE_ARGS) ==
               initialize_args_size);
 /* The function list: `version`, then the 54 functions of version 3, last of them
  * CHM_ActivateCluster, the 11 more of version 4, last of them CHM_GetLastErrorApprovals,
- * and the 9 more of version 5, last of them CHM_LoginSignWith; new functions only ever
- * come after it. */
+ * the 9 more of version 5, last of them CHM_LoginSignWith, and CHM_PrivateKeyOpen of
+ * version 6; new functions only ever come after it. */
 #define FUNCTION_SIZE sizeof(((CHM_FUNCTION_LIST *)0)->CHM_Initialize)
 STATIC_ASSERT(offsetof(CHM_FUNCTION_LIST, CHM_Initialize) == sizeof(void *), list_first);
 STATIC_ASSERT(offsetof(CHM_FUNCTION_LIST, CHM_ActivateCluster) ==
@@ -49,10 +49,13 @@ STATIC_ASSERT(offsetof(CHM_FUNCTION_LIST, CHM_GetLastErrorApprovals) ==
 STATIC_ASSERT(offsetof(CHM_FUNCTION_LIST, CHM_LoginSignWith) ==
                   offsetof(CHM_FUNCTION_LIST, CHM_Initialize) + 73 * FUNCTION_SIZE,
               list_v5_last);
-STATIC_ASSERT(sizeof(CHM_FUNCTION_LIST) ==
+STATIC_ASSERT(offsetof(CHM_FUNCTION_LIST, CHM_PrivateKeyOpen) ==
                   offsetof(CHM_FUNCTION_LIST, CHM_Initialize) + 74 * FUNCTION_SIZE,
-              list_v5_size);
-STATIC_ASSERT(CHM_FUNCTION_LIST_VERSION == 5, list_version);
+              list_v6_last);
+STATIC_ASSERT(sizeof(CHM_FUNCTION_LIST) ==
+                  offsetof(CHM_FUNCTION_LIST, CHM_Initialize) + 75 * FUNCTION_SIZE,
+              list_v6_size);
+STATIC_ASSERT(CHM_FUNCTION_LIST_VERSION == 6, list_version);
 /* The MFA structures: plain uint32_t fields, and a 64-byte destination. */
 STATIC_ASSERT(sizeof(CHM_MFA_SETTINGS) == 8 * sizeof(uint32_t), mfa_settings_size);
 STATIC_ASSERT(sizeof(CHM_LOGIN_STEP) == 3 * sizeof(uint32_t) + 64, login_step_size);

@@ -12,10 +12,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a cluster in $work/$1 and waits until every node accepts connections.
+# Starts a cluster in $work/$1 (more `init` options after it) and waits until every node
+# accepts connections.
 start_cluster() {
   local dir="$work/$1"
-  "$bin/cloudhsm-emulator" init --dir "$dir" --nodes 3 --argon2-memory-kib 64 --argon2-iterations 1 2>/dev/null
+  "$bin/cloudhsm-emulator" init --dir "$dir" --nodes 3 --argon2-memory-kib 64 --argon2-iterations 1 "${@:2}" 2>/dev/null
   "$bin/cloudhsm-emulator" run --dir "$dir" 2>"$dir.log" &
   pids+=($!)
   for _ in $(seq 1 100); do
@@ -45,6 +46,24 @@ if CLOUDHSM_MFA_CONFIG="$work/py-cluster/cloudhsm-cli.cfg" PYTHONPATH=bindings/p
   passed=$((passed + 1)); echo "examples: quickstart.py ok"
 else
   failed=$((failed + 1)); echo "examples: quickstart.py FAILED"
+fi
+
+sh_admin=admin-password-1
+start_cluster sh-cluster --admin-password "$sh_admin"
+mkdir -p "$work/sh"
+# The README's PKCS#11 commands need alice, a crypto user, and an unsigned token file to sign.
+sh_config="$work/sh-cluster/cloudhsm-cli.cfg"
+if PATH="$PWD/$bin:$PATH" CLOUDHSM_MFA_CONFIG="$sh_config" sh -c '
+     set -e
+     CLOUDHSM_ROLE=admin CLOUDHSM_PIN="admin:$0" cloudhsm-mfa user create \
+         --username alice --role crypto-user --password alice-password-1 >/dev/null
+     t=$(head -c 32 /dev/urandom | base64)
+     printf "{\"version\":\"2.0\",\"tokens\":[{\"unsigned\":\"%s\",\"signed\":\"\"}]}" "$t" \
+         > "$1/login.json"
+     examples/pkcs11.sh "$1"' "$sh_admin" "$work/sh" >"$work/sh.out" 2>&1; then
+  passed=$((passed + 1)); echo "examples: pkcs11.sh ok"
+else
+  failed=$((failed + 1)); echo "examples: pkcs11.sh FAILED"; cat "$work/sh.out"
 fi
 
 echo "examples: $passed passed, $failed failed"

@@ -42,7 +42,7 @@
 /**
  * The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
  */
-#define CHM_FUNCTION_LIST_VERSION 5
+#define CHM_FUNCTION_LIST_VERSION 6
 
 /**
  * Length in bytes of a token (a challenge to sign): 32.
@@ -511,6 +511,7 @@ typedef struct CHM_FUNCTION_LIST {
   CHM_RV (*CHM_LoginSignWith)(CHM_SESSION_HANDLE session,
                               CHM_SIGN_CALLBACK callback,
                               void *user_data);
+  CHM_RV (*CHM_PrivateKeyOpen)(const char *name, const char *pin, CHM_KEY_HANDLE *key);
 } CHM_FUNCTION_LIST;
 
 /**
@@ -775,6 +776,35 @@ typedef struct CHM_FUNCTION_LIST {
  */
 #define CHMR_MFA_SELECTION_REQUIRED 2147483676
 
+/**
+ * Return code: a PKCS#11 module cannot be loaded or initialised, or a token failed
+ * an operation (SPEC §12).
+ */
+#define CHMR_PKCS11_FAILED 2147483677
+
+/**
+ * Return code: a `pkcs11:` URI matches no token or key, or several; the message
+ * says how many.
+ */
+#define CHMR_PKCS11_NO_MATCH 2147483678
+
+/**
+ * Return code: a PKCS#11 token refused the PIN (wrong or locked); it was not tried
+ * again.
+ */
+#define CHMR_PKCS11_PIN_INCORRECT 2147483679
+
+/**
+ * Return code: a PKCS#11 token needs a PIN and none was given (no PIN argument,
+ * pin-source, pin-value or environment variable, and no terminal to ask on).
+ */
+#define CHMR_PKCS11_PIN_REQUIRED 2147483680
+
+/**
+ * Return code: key generation on a PKCS#11 token found a key with that label or id.
+ */
+#define CHMR_PKCS11_KEY_EXISTS 2147483681
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -957,14 +987,33 @@ CHM_RV CHM_GetLastError(char *buf, size_t *len);
 const char *CHM_GetReturnCodeText(CHM_RV rv);
 
 /**
- * Loads an unencrypted RSA private key from a PEM file (PKCS#8 "BEGIN PRIVATE KEY" or
- * PKCS#1 "BEGIN RSA PRIVATE KEY", 2048, 3072 or 4096 bits) and sets `*key` to a new
- * handle, to be closed with `CHM_KeyClose`.
+ * Opens an RSA private key and sets `*key` to a new handle, to be closed with
+ * `CHM_KeyClose`. `path` is a PEM file (PKCS#8 "BEGIN PRIVATE KEY" or PKCS#1 "BEGIN RSA
+ * PRIVATE KEY", unencrypted, 2048, 3072 or 4096 bits) or an RFC 7512 `pkcs11:` URI of a
+ * key on a PKCS#11 token, whose PIN comes, in this order, from the URI's `pin-source` or
+ * `pin-value`, `$CLOUDHSM_MFA_PKCS11_PIN`, or a prompt when standard input is a
+ * terminal (`CHM_PrivateKeyOpen` takes it as an argument).
  *
  * # Safety
  * `path` must be a NUL-terminated string; `key` valid for a write.
  */
 CHM_RV CHM_PrivateKeyLoad(const char *path, CHM_KEY_HANDLE *key);
+
+/**
+ * As `CHM_PrivateKeyLoad`, with the PIN of a key on a PKCS#11 token: `pin` (a
+ * NUL-terminated string) is used before any other source; NULL takes the PIN from the
+ * URI, the environment or a prompt, in that order. A key file ignores `pin`. The token
+ * is asked once: a wrong PIN fails with `CHMR_PKCS11_PIN_INCORRECT` and is not retried.
+ * PKCS#11 logs in the whole process: while another key of the same token is open (or
+ * the host program is logged in to it), the token does not check the PIN again.
+ * The library keeps its own copy of the PIN (zeroed when the key closes), since keys
+ * marked `CKA_ALWAYS_AUTHENTICATE` need it for every signature.
+ *
+ * # Safety
+ * `name` must be a NUL-terminated string; `pin` NULL or a NUL-terminated string; `key`
+ * valid for a write.
+ */
+CHM_RV CHM_PrivateKeyOpen(const char *name, const char *pin, CHM_KEY_HANDLE *key);
 
 /**
  * As `CHM_PrivateKeyLoad`, from `pem_len` bytes of PEM text in memory.
@@ -976,7 +1025,8 @@ CHM_RV CHM_PrivateKeyFromPem(const uint8_t *pem, size_t pem_len, CHM_KEY_HANDLE 
 
 /**
  * Loads an RSA public key from a PEM file (SubjectPublicKeyInfo "BEGIN PUBLIC KEY" or
- * PKCS#1 "BEGIN RSA PUBLIC KEY") and sets `*key` to a new handle.
+ * PKCS#1 "BEGIN RSA PUBLIC KEY"), or reads the public key of a key pair on a PKCS#11
+ * token from its `pkcs11:` URI, and sets `*key` to a new handle.
  *
  * # Safety
  * `path` must be a NUL-terminated string; `key` valid for a write.
@@ -1024,7 +1074,10 @@ CHM_RV CHM_KeyClose(CHM_KEY_HANDLE key);
 /**
  * Generates an RSA key pair of `bits` (2048, 3072 or 4096) and writes the private key as
  * PKCS#8 PEM to `private_path` (mode 0600) and the public key as SubjectPublicKeyInfo PEM
- * to `public_path` (mode 0644), each atomically.
+ * to `public_path` (mode 0644), each atomically. A `pkcs11:` URI as `private_path` makes
+ * the pair on that PKCS#11 token instead, labelled with the URI's `object` (refused with
+ * `CHMR_PKCS11_KEY_EXISTS` when a key with that label exists), and writes only the
+ * public key file.
  *
  * # Safety
  * Both paths must be NUL-terminated strings.

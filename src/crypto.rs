@@ -49,7 +49,7 @@ fn bit_len(be: &[u8]) -> usize {
     }
 }
 
-fn check_bits(origin: &Origin, bits: usize) -> Result<()> {
+pub(crate) fn check_bits(origin: &Origin, bits: usize) -> Result<()> {
     if bits < SUPPORTED_BITS[0] {
         Err(Error::key(origin, KeyProblem::TooSmall { bits }))
     } else if !SUPPORTED_BITS.contains(&bits) {
@@ -275,6 +275,7 @@ impl PrivateKey {
 }
 
 /// An RSA public key, for verifying token signatures.
+#[derive(Clone)]
 pub struct PublicKey {
     parsed: ParsedPublicKey,
     spki_der: Vec<u8>,
@@ -312,19 +313,8 @@ impl PublicKey {
                             KeyProblem::NotAKey(format!("bad RSA public key: {e}")),
                         )
                     })?;
-                let bits = bit_len(rsa.modulus.as_bytes());
-                check_bits(origin, bits)?;
-                let spki = spki::SubjectPublicKeyInfoRef {
-                    algorithm: spki::AlgorithmIdentifierRef {
-                        oid: OID_RSA,
-                        parameters: Some(der::asn1::AnyRef::NULL),
-                    },
-                    subject_public_key: der::asn1::BitStringRef::from_bytes(&der)
-                        .map_err(|e| Error::key(origin, KeyProblem::NotAKey(e.to_string())))?,
-                };
-                let spki_der = der::Encode::to_der(&spki)
-                    .map_err(|e| Error::key(origin, KeyProblem::NotAKey(e.to_string())))?;
-                Self::from_spki_der(&spki_der, origin)
+                check_bits(origin, bit_len(rsa.modulus.as_bytes()))?;
+                Self::from_pkcs1_der(&der, origin)
             }
             "PRIVATE KEY" | "RSA PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" => {
                 Err(Error::key(
@@ -344,6 +334,39 @@ impl PublicKey {
                 )),
             )),
         }
+    }
+
+    /// The public key of modulus `n` and exponent `e` (big-endian unsigned integers), as a
+    /// PKCS#11 token gives them (`CKA_MODULUS`, `CKA_PUBLIC_EXPONENT`).
+    pub fn from_modulus_exponent(n: &[u8], e: &[u8], origin: &Origin) -> Result<Self> {
+        let not_a_key = |why: String| Error::key(origin, KeyProblem::NotAKey(why));
+        fn trimmed(bytes: &[u8]) -> &[u8] {
+            &bytes[bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len())..]
+        }
+        check_bits(origin, bit_len(n))?;
+        let rsa = pkcs1::RsaPublicKey {
+            modulus: der::asn1::UintRef::new(trimmed(n))
+                .map_err(|e| not_a_key(format!("bad RSA modulus: {e}")))?,
+            public_exponent: der::asn1::UintRef::new(trimmed(e))
+                .map_err(|e| not_a_key(format!("bad RSA public exponent: {e}")))?,
+        };
+        let der = der::Encode::to_der(&rsa).map_err(|e| not_a_key(e.to_string()))?;
+        Self::from_pkcs1_der(&der, origin)
+    }
+
+    /// The key of a PKCS#1 RSAPublicKey, wrapped as SubjectPublicKeyInfo.
+    fn from_pkcs1_der(der: &[u8], origin: &Origin) -> Result<Self> {
+        let spki = spki::SubjectPublicKeyInfoRef {
+            algorithm: spki::AlgorithmIdentifierRef {
+                oid: OID_RSA,
+                parameters: Some(der::asn1::AnyRef::NULL),
+            },
+            subject_public_key: der::asn1::BitStringRef::from_bytes(der)
+                .map_err(|e| Error::key(origin, KeyProblem::NotAKey(e.to_string())))?,
+        };
+        let spki_der = der::Encode::to_der(&spki)
+            .map_err(|e| Error::key(origin, KeyProblem::NotAKey(e.to_string())))?;
+        Self::from_spki_der(&spki_der, origin)
     }
 
     fn from_spki_der(der: &[u8], origin: &Origin) -> Result<Self> {
@@ -410,6 +433,42 @@ impl PartialEq for PublicKey {
     }
 }
 impl Eq for PublicKey {}
+
+/// The DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2, note 1): a token signature is
+/// RSASSA-PKCS1-v1_5 over this followed by the 32 token bytes.
+const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+/// The SHA-256 DigestInfo of a token: what a device signs with `CKM_RSA_PKCS` (which pads
+/// but does not hash) to make the same signature as [`PrivateKey::sign_token`].
+pub fn digest_info(token: &Token) -> [u8; 19 + TOKEN_LEN] {
+    let mut out = [0u8; 19 + TOKEN_LEN];
+    out[..19].copy_from_slice(&SHA256_DIGEST_INFO_PREFIX);
+    out[19..].copy_from_slice(token);
+    out
+}
+
+/// The EMSA-PKCS1-v1_5 block of a token for a modulus of `modulus_len` bytes
+/// (`00 01 FF..FF 00 DigestInfo`): what a device signs with raw RSA (`CKM_RSA_X_509`) to
+/// make the same signature.
+pub fn pkcs1_v15_block(token: &Token, modulus_len: usize) -> Result<Vec<u8>> {
+    let info = digest_info(token);
+    // RFC 8017 §9.2: at least 8 bytes of 0xFF.
+    if modulus_len < info.len() + 11 {
+        return Err(Error::crypto(format!(
+            "a {modulus_len}-byte modulus is too short for a SHA-256 signature"
+        )));
+    }
+    let mut block = vec![0xffu8; modulus_len];
+    block[0] = 0x00;
+    block[1] = 0x01;
+    let split = modulus_len - info.len();
+    block[split - 1] = 0x00;
+    block[split..].copy_from_slice(&info);
+    Ok(block)
+}
 
 /// SHA-256 of `data`, as a token.
 pub fn sha256(data: &[u8]) -> Token {

@@ -14,6 +14,8 @@ pub enum Origin {
     File(PathBuf),
     /// Parsed from memory handed over by the caller.
     Buffer,
+    /// On a PKCS#11 token: the URI that names it, as shown (its `pin-value` hidden).
+    Token(String),
 }
 
 impl Origin {
@@ -27,6 +29,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::File(p) => f.write_str(&quote::path(p)),
             Origin::Buffer => f.write_str("<buffer>"),
+            Origin::Token(uri) => f.write_str(uri),
         }
     }
 }
@@ -46,6 +49,40 @@ pub enum KeyProblem {
     NotRsa(String),
     /// A public key where a private key is needed, or the other way round.
     WrongKind(String),
+}
+
+/// What went wrong with a key on a PKCS#11 token (SPEC §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pkcs11Problem {
+    /// The URI breaks RFC 7512 or names an attribute we do not know.
+    Uri(String),
+    /// The module cannot be found, loaded or initialised.
+    Module(String),
+    /// Not exactly one token or key matches the URI; the message says how many did.
+    Match(String),
+    /// No PIN was given and none could be asked for; the message names the ways to give one.
+    PinRequired(String),
+    /// The token refused the PIN (wrong, or locked); it is never tried again.
+    PinIncorrect(String),
+    /// A key with that label already exists on the token (key generation).
+    Exists(String),
+    /// The token or module failed an operation.
+    Failed(String),
+}
+
+impl fmt::Display for Pkcs11Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pkcs11Problem::Uri(why) => write!(f, "not a usable PKCS#11 URI: {why}"),
+            Pkcs11Problem::Module(why)
+            | Pkcs11Problem::Match(why)
+            | Pkcs11Problem::PinRequired(why)
+            | Pkcs11Problem::PinIncorrect(why)
+            | Pkcs11Problem::Exists(why)
+            | Pkcs11Problem::Failed(why) => f.write_str(why),
+        }
+    }
 }
 
 impl fmt::Display for KeyProblem {
@@ -208,6 +245,10 @@ pub enum Error {
         entry: Option<usize>,
         purpose: String,
     },
+    /// A key on a PKCS#11 token cannot be used. `uri` is the URI as shown (its `pin-value`
+    /// hidden).
+    #[error("{uri}: {problem}")]
+    Pkcs11 { uri: String, problem: Pkcs11Problem },
     /// A signed token file lacks the token an HSM issued.
     #[error("{origin}: tokens: no entry for the token that HSM {hsm} issued; sign the token file that the same command wrote")]
     TokenMissing { origin: Origin, hsm: String },
@@ -257,6 +298,13 @@ impl Error {
     pub(crate) fn crypto(operation: impl Into<String>) -> Self {
         Error::Crypto {
             operation: operation.into(),
+        }
+    }
+
+    pub(crate) fn pkcs11(uri: &str, problem: Pkcs11Problem) -> Self {
+        Error::Pkcs11 {
+            uri: uri.to_string(),
+            problem,
         }
     }
 

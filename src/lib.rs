@@ -23,8 +23,8 @@ pub mod token_signing;
 pub mod user;
 
 pub use crypto::{PrivateKey, PublicKey, Token, TOKEN_LEN};
-pub use error::{Error, KeyProblem, Origin, Result};
-pub use signer::{KeySpec, Signer};
+pub use error::{Error, KeyProblem, Origin, Pkcs11Problem, Result};
+pub use signer::{KeySpec, Signer, SigningKey, TokenKey};
 pub use token_file::{Approver, Content, QuorumApproval, TokenEntry, TokenFile, TokenFileKind};
 pub use token_signing::{sign_file, EntryStatus, SignedFile};
 pub use user::Role;

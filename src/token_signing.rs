@@ -291,7 +291,7 @@ pub fn sign_file(
 ) -> Result<SignedFile> {
     let mut file = TokenFile::load(token_path)?;
     let signer = KeySpec::from_path(key_path)?.open()?;
-    let signatures = file.sign(&*signer, approver)?;
+    let signatures = file.sign(&signer, approver)?;
     let path = output.unwrap_or(token_path).to_path_buf();
     file.write(&path)?;
     Ok(SignedFile {

@@ -255,6 +255,7 @@ const FUNCTION_LIST_VERSIONS: &[(u32, usize, &str)] = &[
     (3, 54, "CHM_ActivateCluster"),
     (4, 65, "CHM_GetLastErrorApprovals"),
     (5, 74, "CHM_LoginSignWith"),
+    (6, 75, "CHM_PrivateKeyOpen"),
 ];
 
 /// The members of the header's `CHM_FUNCTION_LIST` after `version`, in order.

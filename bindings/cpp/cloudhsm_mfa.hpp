@@ -375,18 +375,29 @@ class PublicKey {
     detail::UniqueHandle<detail::KeyCloser> handle_;
 };
 
-/// An unencrypted RSA private key (PKCS#8 or PKCS#1 PEM, 2048, 3072 or 4096 bits).
+/// An RSA private key (2048, 3072 or 4096 bits): an unencrypted PKCS#8 or PKCS#1 PEM file,
+/// or a key on a PKCS#11 token named by a `pkcs11:` URI.
 class PrivateKey {
   public:
     PrivateKey() noexcept = default;
     explicit PrivateKey(CHM_KEY_HANDLE adopt) noexcept : handle_(adopt) {}
 
-    /// CHM_PrivateKeyLoad.
+    /// CHM_PrivateKeyLoad: a PEM file, or a `pkcs11:` URI whose PIN comes from the URI,
+    /// `$CLOUDHSM_MFA_PKCS11_PIN` or a prompt on a terminal.
     static PrivateKey load(const std::string &path) {
         CHM_KEY_HANDLE h = CHM_INVALID_HANDLE;
         detail::check(
             CHM_PrivateKeyLoad(detail::c_string(path, "CHM_PrivateKeyLoad", "path"), &h),
             "CHM_PrivateKeyLoad");
+        return PrivateKey(h);
+    }
+    /// CHM_PrivateKeyOpen: as `load`, with the token's PIN given (used before the URI's
+    /// and the environment's).
+    static PrivateKey load(const std::string &name, const std::string &pin) {
+        CHM_KEY_HANDLE h = CHM_INVALID_HANDLE;
+        detail::check(CHM_PrivateKeyOpen(detail::c_string(name, "CHM_PrivateKeyOpen", "name"),
+                                         detail::c_string(pin, "CHM_PrivateKeyOpen", "pin"), &h),
+                      "CHM_PrivateKeyOpen");
         return PrivateKey(h);
     }
     /// CHM_PrivateKeyFromPem.

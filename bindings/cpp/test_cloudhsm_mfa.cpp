@@ -334,6 +334,49 @@ void test_raii(const Paths &p) {
     CHECK_THROWS(adopted.close(), CHMR_OBJECT_HANDLE_INVALID, "is not an open token file handle");
 }
 
+// A key made on a real SoftHSM2 token (a private store in the temporary directory), loaded
+// by its pkcs11: URI with the PIN, signs a token file that the public key file verifies.
+void test_pkcs11_key(const Paths &p) {
+    section("a key on a PKCS#11 token (SoftHSM2): generate, load with the PIN, sign");
+    std::string module;
+    for (const char *m : {"/usr/lib/softhsm/libsofthsm2.so",
+                          "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+                          "/usr/local/lib/softhsm/libsofthsm2.so"}) {
+        if (fs::exists(m)) {
+            module = m;
+            break;
+        }
+    }
+    if (!CHECK(!module.empty())) {
+        return;
+    }
+    const std::string store = p.dir + "/softhsm";
+    fs::create_directories(store + "/tokens");
+    write_all(store + "/softhsm2.conf", "directories.tokendir = " + store +
+                                            "/tokens\nobjectstore.backend = file\n"
+                                            "log.level = ERROR\n");
+    setenv("SOFTHSM2_CONF", (store + "/softhsm2.conf").c_str(), 1);
+    const std::string init = "softhsm2-util --init-token --free --label cpp --pin 4321 "
+                             "--so-pin 8765 >/dev/null";
+    if (!CHECK_EQ(std::system(init.c_str()), 0)) {
+        return;
+    }
+    const std::string uri = "pkcs11:token=cpp;object=mfa?module-path=" + module;
+    const std::string pub_path = p.dir + "/token-key.pub";
+    CHECK_NOTHROW(chm::generate_key_pair(2048, uri + "&pin-value=4321", pub_path));
+    // Before any key of the token is open (an open one keeps the application logged in).
+    CHECK_THROWS(chm::PrivateKey::load(uri, "0000"), CHMR_PKCS11_PIN_INCORRECT,
+                 "refused the PIN");
+    chm::PrivateKey key = chm::PrivateKey::load(uri, "4321");
+    CHECK_EQ(key.bits(), 2048);
+    chm::PublicKey pub = chm::PublicKey::load(pub_path);
+    chm::TokenFile f = chm::TokenFile::create_mfa({random_token(), random_token()});
+    f.sign(key);
+    CHECK_NOTHROW(f.verify(pub));
+    CHECK_THROWS(chm::generate_key_pair(2048, uri + "&pin-value=4321", pub_path + "2"),
+                 CHMR_PKCS11_KEY_EXISTS, "already holds a key");
+}
+
 }  // namespace
 
 int main() {
@@ -366,6 +409,7 @@ int main() {
         test_quorum_and_registration(p);
         test_bad_input(p);
         test_raii(p);
+        test_pkcs11_key(p);
 
         section("the Library's end invalidates the handles still open");
         chm::PrivateKey key = chm::PrivateKey::load(p.key);

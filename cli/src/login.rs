@@ -77,8 +77,9 @@ struct MfaTokenSignArgs {
     /// --sign-with, which writes no file)
     #[arg(long, value_name = "TOKEN", required_unless_present = "sign_with")]
     token: Option<PathBuf>,
-    /// Sign each token with this RSA private key (PEM) in memory, through the library,
-    /// instead of writing the token file and asking for the signed one
+    /// Sign each token with this RSA private key (a PEM file, or the pkcs11: URI of a key
+    /// on a PKCS#11 token), through the library, instead of writing the token file and
+    /// asking for the signed one
     #[arg(long, value_name = "KEY")]
     sign_with: Option<PathBuf>,
 }
@@ -93,7 +94,7 @@ pub fn login(ctx: &mut Context, target: &TargetArgs, args: LoginArgs) -> Outcome
             m.token.clone(),
             m.sign_with
                 .as_deref()
-                .map(crate::key_file::load_private)
+                .map(crate::key_file::open_private)
                 .transpose()?,
         ),
         None => (None, None),

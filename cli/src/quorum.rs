@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use cloudhsm_mfa::blocking::Session;
 use cloudhsm_mfa::client::{QuorumTokenList, QuorumValueList};
 use cloudhsm_mfa::proto::{DeleteScope, Service};
-use cloudhsm_mfa::{PublicKey, TokenFile};
+use cloudhsm_mfa::TokenFile;
 use serde::Serialize;
 
 use crate::output::{path_text, Outcome};
@@ -158,7 +158,8 @@ pub enum ChangeQuorumTokenSign {
 
 #[derive(Args)]
 pub struct RegisterArgs {
-    /// Filepath of the quorum public key (PEM)
+    /// Filepath of the quorum public key (PEM), or the pkcs11: URI of the key pair on a
+    /// PKCS#11 token
     #[arg(long, value_name = "PUBLIC_KEY")]
     public_key: PathBuf,
     /// Filepath of the registration token file, signed with the matching private key
@@ -250,7 +251,7 @@ pub fn register(
     ChangeQuorumCommand::TokenSign(ChangeQuorumTokenSign::Register(args)): ChangeQuorumCommand,
 ) -> Outcome<Identity> {
     ctx.clusters.check(target, true)?;
-    let public = PublicKey::load(Path::new(&args.public_key)).map_err(|e| e.to_string())?;
+    let public = crate::key_file::open_public(Path::new(&args.public_key))?;
     let session = ctx.clusters.logged_in(target)?;
     session
         .run(async |s| s.register_quorum_key(&public, &args.signed_token).await)

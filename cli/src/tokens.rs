@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use clap::{Args, Subcommand};
-use cloudhsm_mfa::{sign_file, Content, EntryStatus, PublicKey, TokenFile};
+use cloudhsm_mfa::{sign_file, Content, EntryStatus, TokenFile};
 use serde::Serialize;
 
 use crate::output::{self, hex, path_text, Outcome};
@@ -36,7 +36,8 @@ pub struct SignArgs {
     /// The token file to sign
     #[arg(long, value_name = "FILE")]
     token: PathBuf,
-    /// The RSA private key (PEM, PKCS#8 or PKCS#1, unencrypted)
+    /// The RSA private key (PEM, PKCS#8 or PKCS#1, unencrypted), or the pkcs11: URI of a
+    /// key on a PKCS#11 token
     #[arg(long, value_name = "KEY")]
     private_key: PathBuf,
     /// Where to write the signed file [default: the token file itself]
@@ -75,7 +76,8 @@ pub struct VerifyArgs {
     /// The signed token file
     #[arg(long, value_name = "FILE")]
     token: PathBuf,
-    /// The RSA public key (PEM, "BEGIN PUBLIC KEY" or "BEGIN RSA PUBLIC KEY")
+    /// The RSA public key (PEM, "BEGIN PUBLIC KEY" or "BEGIN RSA PUBLIC KEY"), or the
+    /// pkcs11: URI of a key pair on a PKCS#11 token
     #[arg(long, value_name = "PUB")]
     public_key: PathBuf,
     /// The approver whose approval is checked, for a quorum approval file
@@ -101,7 +103,7 @@ struct VerifiedEntry {
 
 fn verify(args: VerifyArgs) -> Outcome<Verified> {
     let file = TokenFile::load(&args.token).map_err(|e| e.to_string())?;
-    let key = PublicKey::load(&args.public_key).map_err(|e| e.to_string())?;
+    let key = crate::key_file::open_public(&args.public_key)?;
     let statuses = file.check(&key);
     let approver = args.username.as_deref();
     if let Err(e) = file.verify(&key, approver) {

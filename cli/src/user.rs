@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use cloudhsm_mfa::client::UserList;
-use cloudhsm_mfa::{PrivateKey, PublicKey};
+use cloudhsm_mfa::SigningKey;
 
 use crate::output::Outcome;
 use crate::prompt::{PUBLIC_KEY_FILE, SIGNED_TOKEN_FILE};
@@ -127,9 +127,9 @@ pub struct TokenSignArgs {
     /// Change the Quorum public key along with the MFA key
     #[arg(long)]
     change_quorum: bool,
-    /// Register this RSA private key's public key, signing each token with it in memory
-    /// through the library, instead of writing the token file and asking for the signed
-    /// one and the public key
+    /// Register this RSA private key's public key (a PEM file, or the pkcs11: URI of a key
+    /// on a PKCS#11 token), signing each token with it through the library, instead of
+    /// writing the token file and asking for the signed one and the public key
     #[arg(long, value_name = "KEY")]
     sign_with: Option<PathBuf>,
     #[command(flatten)]
@@ -209,7 +209,7 @@ pub fn change_mfa(
     ctx.clusters.check(target, true)?;
     let approval = args.approval.load()?;
     let key = match &args.sign_with {
-        Some(path) => Some(load_private(path)?),
+        Some(path) => Some(crate::key_file::open_private(path)?),
         None => None,
     };
     let password = ctx
@@ -236,7 +236,7 @@ fn change_mfa_steps(
     ctx: &mut Context,
     target: &TargetArgs,
     args: TokenSignArgs,
-    key: Option<PrivateKey>,
+    key: Option<SigningKey>,
     password: &str,
 ) -> Outcome<Identity> {
     let role = args.role.into();
@@ -274,7 +274,7 @@ fn change_mfa_steps(
                     .into(),
             );
         }
-        let public = PublicKey::load(Path::new(&public_path)).map_err(|e| e.to_string())?;
+        let public = crate::key_file::open_public(Path::new(&public_path))?;
         session
             .run(async |ses| {
                 ses.change_mfa_finish(answered_path(&signed), &public, password, quorum)
@@ -283,8 +283,4 @@ fn change_mfa_steps(
             .map_err(|e| e.to_string())?;
     }
     Ok(Identity::new(user, role))
-}
-
-fn load_private(path: &Path) -> Result<PrivateKey, String> {
-    crate::key_file::load_private(path)
 }

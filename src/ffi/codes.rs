@@ -3,7 +3,7 @@
 use std::ffi::CStr;
 
 use super::types::*;
-use crate::error::{Error, KeyProblem};
+use crate::error::{Error, KeyProblem, Pkcs11Problem};
 use crate::proto::ErrorCode;
 
 /// A failure on its way out of the C ABI: the code returned and the message kept for
@@ -62,6 +62,14 @@ pub fn code_of(error: &Error) -> CHM_RV {
         Error::TokenNotIssued { .. } | Error::TokenMissing { .. } => CHMR_TOKEN_NOT_ISSUED,
         Error::NothingPending { .. } => CHMR_OPERATION_NOT_INITIALIZED,
         Error::Signer { .. } => CHMR_FUNCTION_FAILED,
+        Error::Pkcs11 { problem, .. } => match problem {
+            Pkcs11Problem::Uri(_) => CHMR_ARGUMENTS_BAD,
+            Pkcs11Problem::Match(_) => CHMR_PKCS11_NO_MATCH,
+            Pkcs11Problem::PinRequired(_) => CHMR_PKCS11_PIN_REQUIRED,
+            Pkcs11Problem::PinIncorrect(_) => CHMR_PKCS11_PIN_INCORRECT,
+            Pkcs11Problem::Exists(_) => CHMR_PKCS11_KEY_EXISTS,
+            _ => CHMR_PKCS11_FAILED,
+        },
         Error::Runtime { .. } => CHMR_GENERAL_ERROR,
         // A variant added later without a code of its own.
         #[allow(unreachable_patterns)]

@@ -419,14 +419,22 @@ pub struct CHM_FUNCTION_LIST {
             user_data: *mut c_void,
         ) -> CHM_RV,
     >,
+    // Version 6: keys on PKCS#11 tokens.
+    pub CHM_PrivateKeyOpen: Option<
+        unsafe extern "C" fn(
+            name: *const c_char,
+            pin: *const c_char,
+            key: *mut CHM_KEY_HANDLE,
+        ) -> CHM_RV,
+    >,
 }
 
-// The table's layout: `version`, then one pointer per function (74 at version 5; the
+// The table's layout: `version`, then one pointer per function (75 at version 6; the
 // count per version is frozen in tests/header.rs).
 const _: () =
     assert!(std::mem::offset_of!(CHM_FUNCTION_LIST, CHM_Initialize) == size_of::<*const c_void>());
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(size_of::<CHM_FUNCTION_LIST>() == 8 + 74 * 8);
+const _: () = assert!(size_of::<CHM_FUNCTION_LIST>() == 8 + 75 * 8);
 
 static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
     version: CHM_FUNCTION_LIST_VERSION,
@@ -504,6 +512,7 @@ static FUNCTION_LIST: CHM_FUNCTION_LIST = CHM_FUNCTION_LIST {
     CHM_LoginSelect: Some(CHM_LoginSelect),
     CHM_LoginCode: Some(CHM_LoginCode),
     CHM_LoginSignWith: Some(CHM_LoginSignWith),
+    CHM_PrivateKeyOpen: Some(CHM_PrivateKeyOpen),
 };
 
 /// Sets `*list` to the library's static function table (never freed). Works before

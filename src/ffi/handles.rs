@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::codes::FfiError;
 use super::types::*;
 use crate::blocking::{Runtime, Session};
-use crate::crypto::{PrivateKey, PublicKey};
+use crate::crypto::PublicKey;
+use crate::signer::SigningKey;
 use crate::token_file::TokenFile;
 
 /// What a handle refers to.
 enum Object {
     TokenFile(Arc<Mutex<TokenFile>>),
-    PrivateKey(Arc<PrivateKey>),
+    PrivateKey(Arc<SigningKey>),
     PublicKey(Arc<PublicKey>),
     Session(Arc<Mutex<Session>>),
 }
@@ -104,8 +105,8 @@ pub fn insert_token_file(file: TokenFile) -> Result<CHM_TOKEN_FILE_HANDLE, FfiEr
     insert(Object::TokenFile(Arc::new(Mutex::new(file))))
 }
 
-pub fn insert_private_key(key: PrivateKey) -> Result<CHM_KEY_HANDLE, FfiError> {
-    insert(Object::PrivateKey(Arc::new(key)))
+pub fn insert_private_key(key: impl Into<SigningKey>) -> Result<CHM_KEY_HANDLE, FfiError> {
+    insert(Object::PrivateKey(Arc::new(key.into())))
 }
 
 pub fn insert_public_key(key: PublicKey) -> Result<CHM_KEY_HANDLE, FfiError> {
@@ -229,7 +230,7 @@ pub fn token_file(h: CHM_TOKEN_FILE_HANDLE) -> Result<Arc<Mutex<TokenFile>>, Ffi
     })
 }
 
-pub fn private_key(h: CHM_KEY_HANDLE) -> Result<Arc<PrivateKey>, FfiError> {
+pub fn private_key(h: CHM_KEY_HANDLE) -> Result<Arc<SigningKey>, FfiError> {
     with_state(|s| match s.objects.get(&h) {
         Some(Object::PrivateKey(k)) => Ok(k.clone()),
         _ => Err(bad_key_handle(h, "private")),
@@ -246,7 +247,7 @@ pub fn public_key(h: CHM_KEY_HANDLE) -> Result<Arc<PublicKey>, FfiError> {
 /// Applies `on_private` or `on_public` to the key behind `h`, whichever kind it is.
 pub fn any_key<T>(
     h: CHM_KEY_HANDLE,
-    on_private: impl FnOnce(&PrivateKey) -> T,
+    on_private: impl FnOnce(&SigningKey) -> T,
     on_public: impl FnOnce(&PublicKey) -> T,
 ) -> Result<T, FfiError> {
     let object = with_state(|s| match s.objects.get(&h) {

@@ -4,10 +4,15 @@ use std::ffi::c_char;
 use std::path::Path;
 
 use super::codes::FfiError;
-use super::guard::{boundary, bytes_arg, out_arg, str_arg, write_out, write_sized, write_text};
+use zeroize::Zeroizing;
+
+use super::guard::{
+    boundary, bytes_arg, opt_str_arg, out_arg, str_arg, write_out, write_sized, write_text,
+};
 use super::handles;
 use super::types::*;
 use crate::crypto::{PrivateKey, PublicKey, Token};
+use crate::signer::KeySpec;
 use crate::token_signing::{signature_status, EntryStatus};
 
 fn token_arg(bytes: &[u8]) -> Result<Token, FfiError> {
@@ -19,9 +24,12 @@ fn token_arg(bytes: &[u8]) -> Result<Token, FfiError> {
     })
 }
 
-/// Loads an unencrypted RSA private key from a PEM file (PKCS#8 "BEGIN PRIVATE KEY" or
-/// PKCS#1 "BEGIN RSA PRIVATE KEY", 2048, 3072 or 4096 bits) and sets `*key` to a new
-/// handle, to be closed with `CHM_KeyClose`.
+/// Opens an RSA private key and sets `*key` to a new handle, to be closed with
+/// `CHM_KeyClose`. `path` is a PEM file (PKCS#8 "BEGIN PRIVATE KEY" or PKCS#1 "BEGIN RSA
+/// PRIVATE KEY", unencrypted, 2048, 3072 or 4096 bits) or an RFC 7512 `pkcs11:` URI of a
+/// key on a PKCS#11 token, whose PIN comes, in this order, from the URI's `pin-source` or
+/// `pin-value`, `$CLOUDHSM_MFA_PKCS11_PIN`, or a prompt when standard input is a
+/// terminal (`CHM_PrivateKeyOpen` takes it as an argument).
 ///
 /// # Safety
 /// `path` must be a NUL-terminated string; `key` valid for a write.
@@ -35,7 +43,38 @@ pub unsafe extern "C" fn CHM_PrivateKeyLoad(
         // SAFETY: the caller promises a NUL-terminated string.
         let path = unsafe { str_arg(path, "path") }?;
         out_arg(key, "key")?;
-        let h = handles::insert_private_key(PrivateKey::load(Path::new(path))?)?;
+        let h = handles::insert_private_key(KeySpec::parse(path)?.open()?)?;
+        // SAFETY: checked non-NULL; the caller promises it is writable.
+        unsafe { write_out(key, h, "key") }
+    })
+}
+
+/// As `CHM_PrivateKeyLoad`, with the PIN of a key on a PKCS#11 token: `pin` (a
+/// NUL-terminated string) is used before any other source; NULL takes the PIN from the
+/// URI, the environment or a prompt, in that order. A key file ignores `pin`. The token
+/// is asked once: a wrong PIN fails with `CHMR_PKCS11_PIN_INCORRECT` and is not retried.
+/// PKCS#11 logs in the whole process: while another key of the same token is open (or
+/// the host program is logged in to it), the token does not check the PIN again.
+/// The library keeps its own copy of the PIN (zeroed when the key closes), since keys
+/// marked `CKA_ALWAYS_AUTHENTICATE` need it for every signature.
+///
+/// # Safety
+/// `name` must be a NUL-terminated string; `pin` NULL or a NUL-terminated string; `key`
+/// valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn CHM_PrivateKeyOpen(
+    name: *const c_char,
+    pin: *const c_char,
+    key: *mut CHM_KEY_HANDLE,
+) -> CHM_RV {
+    boundary("CHM_PrivateKeyOpen", || {
+        handles::require_initialized()?;
+        // SAFETY: the caller promises a NUL-terminated string.
+        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let pin = unsafe { opt_str_arg(pin, "pin") }?.map(|p| Zeroizing::new(p.to_string()));
+        out_arg(key, "key")?;
+        let h = handles::insert_private_key(KeySpec::parse(name)?.open_with_pin(pin)?)?;
         // SAFETY: checked non-NULL; the caller promises it is writable.
         unsafe { write_out(key, h, "key") }
     })
@@ -63,7 +102,8 @@ pub unsafe extern "C" fn CHM_PrivateKeyFromPem(
 }
 
 /// Loads an RSA public key from a PEM file (SubjectPublicKeyInfo "BEGIN PUBLIC KEY" or
-/// PKCS#1 "BEGIN RSA PUBLIC KEY") and sets `*key` to a new handle.
+/// PKCS#1 "BEGIN RSA PUBLIC KEY"), or reads the public key of a key pair on a PKCS#11
+/// token from its `pkcs11:` URI, and sets `*key` to a new handle.
 ///
 /// # Safety
 /// `path` must be a NUL-terminated string; `key` valid for a write.
@@ -77,7 +117,7 @@ pub unsafe extern "C" fn CHM_PublicKeyLoad(
         // SAFETY: the caller promises a NUL-terminated string.
         let path = unsafe { str_arg(path, "path") }?;
         out_arg(key, "key")?;
-        let h = handles::insert_public_key(PublicKey::load(Path::new(path))?)?;
+        let h = handles::insert_public_key(KeySpec::parse(path)?.open_public()?)?;
         // SAFETY: checked non-NULL; the caller promises it is writable.
         unsafe { write_out(key, h, "key") }
     })
@@ -166,7 +206,10 @@ pub extern "C" fn CHM_KeyClose(key: CHM_KEY_HANDLE) -> CHM_RV {
 
 /// Generates an RSA key pair of `bits` (2048, 3072 or 4096) and writes the private key as
 /// PKCS#8 PEM to `private_path` (mode 0600) and the public key as SubjectPublicKeyInfo PEM
-/// to `public_path` (mode 0644), each atomically.
+/// to `public_path` (mode 0644), each atomically. A `pkcs11:` URI as `private_path` makes
+/// the pair on that PKCS#11 token instead, labelled with the URI's `object` (refused with
+/// `CHMR_PKCS11_KEY_EXISTS` when a key with that label exists), and writes only the
+/// public key file.
 ///
 /// # Safety
 /// Both paths must be NUL-terminated strings.
@@ -182,8 +225,7 @@ pub unsafe extern "C" fn CHM_GenerateKeyPair(
         let private_path = unsafe { str_arg(private_path, "private_path") }?;
         // SAFETY: as above.
         let public_path = unsafe { str_arg(public_path, "public_path") }?;
-        let key = PrivateKey::generate(bits as usize)?;
-        key.write_pair(Path::new(private_path), Path::new(public_path))?;
+        KeySpec::parse(private_path)?.generate_pair(bits as usize, Path::new(public_path))?;
         Ok(())
     })
 }

@@ -11,7 +11,6 @@ use super::handles;
 use super::sessions::{role_arg, with_session, CallbackSigner};
 use super::types::*;
 use crate::client::Agreed;
-use crate::crypto::PublicKey;
 use crate::proto::{DeleteScope, Service};
 
 fn service_arg(service: u32) -> Result<Service, FfiError> {
@@ -190,7 +189,7 @@ pub unsafe extern "C" fn CHM_RegisterQuorumKey(
                 str_arg(signed_path, "signed_path")?,
             )
         };
-        let public_key = PublicKey::load(Path::new(public_key_path))?;
+        let public_key = crate::signer::KeySpec::parse(public_key_path)?.open_public()?;
         with_session(session, async |s| {
             s.register_quorum_key(&public_key, Path::new(signed_path))
                 .await
@@ -217,7 +216,7 @@ pub unsafe extern "C" fn CHM_RegisterQuorumKeyWithSigner(
         let public_key_path = unsafe { str_arg(public_key_path, "public_key_path") }?;
         let signer = CallbackSigner::new(callback, user_data, session)?;
         handles::session(session)?;
-        let public_key = PublicKey::load(Path::new(public_key_path))?;
+        let public_key = crate::signer::KeySpec::parse(public_key_path)?.open_public()?;
         with_session(session, async |s| {
             s.register_quorum_key_with(&public_key, &signer).await
         })

@@ -207,6 +207,23 @@ return_codes! {
         /// Return code: the login waits for the user to select one of several factors.
         CHMR_MFA_SELECTION_REQUIRED = 0x8000001C, "MFA factor selection required",
             SelectionRequiredError;
+        /// Return code: a PKCS#11 module cannot be loaded or initialised, or a token failed
+        /// an operation (SPEC §12).
+        CHMR_PKCS11_FAILED = 0x8000001D, "PKCS#11 module or token failed", Pkcs11Error;
+        /// Return code: a `pkcs11:` URI matches no token or key, or several; the message
+        /// says how many.
+        CHMR_PKCS11_NO_MATCH = 0x8000001E, "pkcs11: URI does not match exactly one token and key",
+            Pkcs11NoMatchError;
+        /// Return code: a PKCS#11 token refused the PIN (wrong or locked); it was not tried
+        /// again.
+        CHMR_PKCS11_PIN_INCORRECT = 0x8000001F, "PKCS#11 token refused the PIN",
+            Pkcs11PinIncorrectError;
+        /// Return code: a PKCS#11 token needs a PIN and none was given (no PIN argument,
+        /// pin-source, pin-value or environment variable, and no terminal to ask on).
+        CHMR_PKCS11_PIN_REQUIRED = 0x80000020, "PKCS#11 token PIN required", Pkcs11PinRequiredError;
+        /// Return code: key generation on a PKCS#11 token found a key with that label or id.
+        CHMR_PKCS11_KEY_EXISTS = 0x80000021, "a key with that label exists on the PKCS#11 token",
+            Pkcs11KeyExistsError;
     }
     retired {
         // None yet. An entry: `CHMR_NAME = 0x8000XXXX, "why, since which version";`

@@ -11,7 +11,7 @@ use super::types::*;
 use crate::blocking::Session;
 use crate::client::{self, SessionOptions, Signer};
 use crate::config::Config;
-use crate::crypto::{PublicKey, Token, TOKEN_LEN};
+use crate::crypto::{Token, TOKEN_LEN};
 use crate::error::Error;
 use crate::proto::Role;
 
@@ -326,7 +326,7 @@ pub unsafe extern "C" fn CHM_ChangeMfaFinish(
         };
         let change_quorum = flags_arg(flags)?;
         handles::session(session)?;
-        let public_key = PublicKey::load(Path::new(public_key_path))?;
+        let public_key = crate::signer::KeySpec::parse(public_key_path)?.open_public()?;
         with_session(session, async |s| {
             s.change_mfa_finish(
                 signed_path.map(Path::new),
@@ -369,7 +369,7 @@ pub unsafe extern "C" fn CHM_ChangeMfaWithSigner(
         let change_quorum = flags_arg(flags)?;
         let signer = CallbackSigner::new(callback, user_data, session)?;
         handles::session(session)?;
-        let public_key = PublicKey::load(Path::new(public_key_path))?;
+        let public_key = crate::signer::KeySpec::parse(public_key_path)?.open_public()?;
         with_session(session, async |s| {
             s.change_mfa_with(
                 username,

@@ -25,7 +25,7 @@ pub const CHM_VERSION_MINOR: u32 = 1;
 /// Library version, patch part.
 pub const CHM_VERSION_PATCH: u32 = 0;
 /// The version of `CHM_FUNCTION_LIST`; it grows when functions are appended.
-pub const CHM_FUNCTION_LIST_VERSION: u32 = 5;
+pub const CHM_FUNCTION_LIST_VERSION: u32 = 6;
 
 /// Length in bytes of a token (a challenge to sign): 32.
 pub const CHM_TOKEN_LEN: usize = 32;

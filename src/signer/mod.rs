@@ -1,11 +1,20 @@
 //! What signs tokens (SPEC §3): the [`Signer`] trait, used alike by token-file signing and
-//! by the cluster flows, [`sign_many`] (the one signing loop), and [`KeySpec`], the way
-//! every face names a private key.
+//! by the cluster flows, [`sign_many`] (the one signing loop), [`KeySpec`], the way every
+//! face names a key (a PEM file or, SPEC §12, a `pkcs11:` URI), and [`SigningKey`], what
+//! such a name opens.
 
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use crate::crypto::{PrivateKey, PublicKey, Token};
 use crate::error::{Error, Result};
+
+pub mod pkcs11;
+pub mod uri;
+
+pub use pkcs11::TokenKey;
+pub use uri::Pkcs11Uri;
 
 /// Signs tokens: RSASSA-PKCS1-v1_5 over the token as a SHA-256 digest.
 pub trait Signer: Sync {
@@ -125,8 +134,8 @@ pub(crate) fn off_worker<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// How a private key is named on the command line, in the C ABI and in Python: a path to
-/// a PEM file, or (SPEC §12) a `pkcs11:` URI.
+/// How a key is named on the command line, in the C ABI and in Python: a path to a PEM
+/// file, or (SPEC §12) a `pkcs11:` URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySpec {
     /// A PEM file.
@@ -135,9 +144,6 @@ pub enum KeySpec {
     Pkcs11(String),
 }
 
-/// The scheme of a PKCS#11 URI (RFC 7512), compared without case.
-const PKCS11_SCHEME: &str = "pkcs11:";
-
 impl KeySpec {
     /// Reads a key name: a `pkcs11:` URI, else a path.
     pub fn parse(spec: &str) -> Result<KeySpec> {
@@ -145,8 +151,8 @@ impl KeySpec {
             return Err(Error::invalid_argument("key", "the key name is empty"));
         }
         let is_uri = spec
-            .get(..PKCS11_SCHEME.len())
-            .is_some_and(|s| s.eq_ignore_ascii_case(PKCS11_SCHEME));
+            .get(..uri::SCHEME.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(uri::SCHEME));
         Ok(if is_uri {
             KeySpec::Pkcs11(spec.to_string())
         } else {
@@ -162,16 +168,121 @@ impl KeySpec {
         }
     }
 
-    /// Opens the signer the name stands for.
-    pub fn open(&self) -> Result<Box<dyn Signer + Send>> {
+    /// Opens the private key the name stands for; a token's PIN comes from the URI, the
+    /// environment or a prompt (SPEC §12).
+    pub fn open(&self) -> Result<SigningKey> {
+        self.open_with_pin(None)
+    }
+
+    /// As [`KeySpec::open`], with the PIN of a token key given by the caller (`None`: the
+    /// URI, the environment, a prompt). A key file ignores `pin`.
+    pub fn open_with_pin(&self, pin: Option<Zeroizing<String>>) -> Result<SigningKey> {
+        Ok(match self {
+            KeySpec::File(path) => SigningKey::File(PrivateKey::load(path)?),
+            KeySpec::Pkcs11(uri) => SigningKey::Token(Box::new(TokenKey::open(uri, pin)?)),
+        })
+    }
+
+    /// The public key the name stands for: a PEM public key file, or the public half of
+    /// the key pair on a token.
+    pub fn open_public(&self) -> Result<PublicKey> {
         match self {
-            KeySpec::File(path) => Ok(Box::new(PrivateKey::load(path)?)),
-            KeySpec::Pkcs11(_) => Err(Error::invalid_argument(
-                "key",
-                "keys on PKCS#11 tokens (pkcs11: URIs) are not supported by this build; \
-                 give the path of a PEM private key file",
-            )),
+            KeySpec::File(path) => PublicKey::load(path),
+            KeySpec::Pkcs11(uri) => pkcs11::public_key(uri, None),
         }
+    }
+
+    /// Makes a new RSA key pair of `bits` and writes its public key as PEM to
+    /// `public_path` (mode 0644): for a path, the private key goes there (mode 0600), both
+    /// files staged so that a failure leaves both paths as they were; for a URI, the pair
+    /// is made on the token (labelled with the URI's `object`; refused when such a key
+    /// exists there, and destroyed again if the public key cannot be written).
+    pub fn generate_pair(&self, bits: usize, public_path: &Path) -> Result<SigningKey> {
+        Ok(match self {
+            KeySpec::File(path) => {
+                let key = PrivateKey::generate(bits)?;
+                key.write_pair(path, public_path)?;
+                SigningKey::File(key)
+            }
+            KeySpec::Pkcs11(uri) => {
+                let key = TokenKey::generate(uri, bits, None, |public| {
+                    crate::fs_atomic::write_atomic(
+                        public_path,
+                        public.to_pem()?.as_bytes(),
+                        crate::fs_atomic::PUBLIC_MODE,
+                    )
+                })?;
+                SigningKey::Token(Box::new(key))
+            }
+        })
+    }
+}
+
+/// A private key that signs tokens: in memory (from a PEM file or made here), or on a
+/// PKCS#11 token.
+#[derive(Debug)]
+pub enum SigningKey {
+    /// A key held in memory, inside aws-lc.
+    File(PrivateKey),
+    /// A key on a PKCS#11 token.
+    Token(Box<TokenKey>),
+}
+
+impl From<PrivateKey> for SigningKey {
+    fn from(key: PrivateKey) -> Self {
+        SigningKey::File(key)
+    }
+}
+
+impl SigningKey {
+    /// The modulus size in bits.
+    pub fn bits(&self) -> usize {
+        match self {
+            SigningKey::File(k) => k.bits(),
+            SigningKey::Token(k) => k.bits(),
+        }
+    }
+
+    /// The length in bytes of this key's signatures.
+    pub fn signature_len(&self) -> usize {
+        match self {
+            SigningKey::File(k) => k.signature_len(),
+            SigningKey::Token(k) => k.signature_len(),
+        }
+    }
+
+    /// Signs a 32-byte token as a SHA-256 digest (RSASSA-PKCS1-v1_5).
+    pub fn sign_token(&self, token: &Token) -> Result<Vec<u8>> {
+        match self {
+            SigningKey::File(k) => k.sign_token(token),
+            SigningKey::Token(k) => k.sign_token(token),
+        }
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> Result<PublicKey> {
+        match self {
+            SigningKey::File(k) => k.public_key(),
+            SigningKey::Token(k) => Ok(k.public_key().clone()),
+        }
+    }
+
+    /// The key in memory, when it is not on a token.
+    pub fn in_memory(&self) -> Option<&PrivateKey> {
+        match self {
+            SigningKey::File(k) => Some(k),
+            SigningKey::Token(_) => None,
+        }
+    }
+}
+
+impl Signer for SigningKey {
+    fn sign(&self, token: &Token) -> Result<Vec<u8>> {
+        self.sign_token(token)
+    }
+
+    fn public_key(&self) -> Result<Option<PublicKey>> {
+        SigningKey::public_key(self).map(Some)
     }
 }
 

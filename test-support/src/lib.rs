@@ -7,9 +7,11 @@
 //! - [`openssl`]: the real `openssl` command, and signing a token file the way the AWS
 //!   guide shows;
 //! - [`memory`]: the copies of a secret in another process's memory, as a core dump would
-//!   hold them.
+//!   hold them;
+//! - [`softhsm`]: a private SoftHSM2 token store, for keys on PKCS#11 tokens.
 
 pub mod cluster;
 pub mod keys;
 pub mod memory;
 pub mod openssl;
+pub mod softhsm;

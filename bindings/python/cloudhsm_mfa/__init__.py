@@ -36,6 +36,11 @@ from ._runtime import (
     version,
 )
 from .errors import (
+    Pkcs11Error,
+    Pkcs11NoMatchError,
+    Pkcs11PinIncorrectError,
+    Pkcs11PinRequiredError,
+    Pkcs11KeyExistsError,
     SelectionRequiredError,
     MfaPreferenceInvalidError,
     FactorNotReadyError,
@@ -103,7 +108,11 @@ __version__ = "0.1.0"
 # Every constant of include/cloudhsm_mfa.h (CHM_TOKEN_LEN, CHMR_*, CHM_ENTRY_*, ...), by
 # the header's names, from _ffi.py; a test compares them with the header.
 __all__ = [
-
+    "Pkcs11Error",
+    "Pkcs11NoMatchError",
+    "Pkcs11PinIncorrectError",
+    "Pkcs11PinRequiredError",
+    "Pkcs11KeyExistsError",
     "SelectionRequiredError",
     "MfaPreferenceInvalidError",
     "FactorNotReadyError",

@@ -310,6 +310,27 @@ class SelectionRequiredError(CloudHsmMfaError):
     """CHMR_MFA_SELECTION_REQUIRED: the login waits for a choice among several factors."""
 
 
+class Pkcs11Error(CloudHsmMfaError):
+    """A PKCS#11 module cannot be loaded or initialised, or a token failed an operation."""
+
+
+class Pkcs11NoMatchError(Pkcs11Error):
+    """A ``pkcs11:`` URI matches no token or key, or several; the message says how many."""
+
+
+class Pkcs11PinIncorrectError(Pkcs11Error):
+    """The PKCS#11 token refused the PIN (wrong or locked); it was not tried again."""
+
+
+class Pkcs11PinRequiredError(Pkcs11Error):
+    """The token needs a PIN and none was given: pass ``pin=``, put ``pin-source`` or
+    ``pin-value`` in the URI, or set ``CLOUDHSM_MFA_PKCS11_PIN``."""
+
+
+class Pkcs11KeyExistsError(Pkcs11Error):
+    """Key generation found a key with that label or id on the token."""
+
+
 #: The exception class of each failure code, as _ffi.py (generated from the table of return
 #: codes) names them.
 _CLASSES: Dict[int, Type[CloudHsmMfaError]] = {

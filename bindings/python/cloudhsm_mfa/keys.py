@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ctypes import byref, c_uint32
-from typing import Type, TypeVar, Union
+from ctypes import byref, c_uint32, create_string_buffer, memset
+from typing import Optional, Type, TypeVar, Union
 
 from . import _lib
 from ._runtime import Handle, ensure_initialized
@@ -55,9 +55,34 @@ class PrivateKey(_Key):
     """
 
     @classmethod
-    def load(cls, path: _lib.PathArg) -> PrivateKey:
-        """Loads a PEM file (PKCS#8 "BEGIN PRIVATE KEY" or PKCS#1 "BEGIN RSA PRIVATE KEY")."""
-        return _load(cls, "CHM_PrivateKeyLoad", path)
+    def load(cls, path: _lib.PathArg, pin: Optional[Union[str, bytes]] = None) -> PrivateKey:
+        """Loads a PEM file (PKCS#8 "BEGIN PRIVATE KEY" or PKCS#1 "BEGIN RSA PRIVATE KEY"),
+        or opens a key on a PKCS#11 token from its ``pkcs11:`` URI (RFC 7512), e.g.
+        ``pkcs11:token=mfa;object=alice?module-path=/usr/lib/softhsm/libsofthsm2.so``.
+
+        ``pin`` (``str`` or ``bytes``) is the token's PIN; without it the PIN comes from the
+        URI's ``pin-source`` or ``pin-value``, ``$CLOUDHSM_MFA_PKCS11_PIN`` or, on a terminal,
+        a prompt. A key file ignores it. A wrong PIN raises
+        :class:`Pkcs11PinIncorrectError` and is not tried again; no PIN at all,
+        :class:`Pkcs11PinRequiredError`; a URI that matches no key or several,
+        :class:`Pkcs11NoMatchError`.
+        """
+        if pin is None:
+            return _load(cls, "CHM_PrivateKeyLoad", path)
+        ensure_initialized()
+        raw = pin.encode("utf-8") if isinstance(pin, str) else pin
+        if not isinstance(raw, bytes):
+            raise TypeError(f"pin must be a str or bytes, not {type(pin).__name__}")
+        if b"\0" in raw:
+            raise ValueError("pin contains a NUL character")
+        # The library keeps its own copy; this buffer is zeroed once the call returns.
+        buffer = create_string_buffer(raw)
+        handle = _lib.CHM_KEY_HANDLE(0)
+        try:
+            _check(_lib.lib.CHM_PrivateKeyOpen(_lib.in_path(path), buffer, byref(handle)), path)
+        finally:
+            memset(buffer, 0, len(buffer))
+        return cls._adopt(handle.value)
 
     @classmethod
     def from_pem(cls, pem: Union[str, _lib.BytesArg]) -> PrivateKey:
@@ -85,7 +110,8 @@ class PublicKey(_Key):
     @classmethod
     def load(cls, path: _lib.PathArg) -> PublicKey:
         """Loads a PEM file (SubjectPublicKeyInfo "BEGIN PUBLIC KEY" or PKCS#1
-        "BEGIN RSA PUBLIC KEY")."""
+        "BEGIN RSA PUBLIC KEY"), or reads the public key of a key pair on a PKCS#11 token
+        from its ``pkcs11:`` URI."""
         return _load(cls, "CHM_PublicKeyLoad", path)
 
     @classmethod
@@ -106,7 +132,10 @@ class PublicKey(_Key):
 def generate_key_pair(private_path: _lib.PathArg, public_path: _lib.PathArg, bits: int = 2048) -> None:
     """Generates an RSA key pair of ``bits`` (2048, 3072 or 4096) and writes the private key
     as PKCS#8 PEM to ``private_path`` (mode 0600) and the public key as
-    SubjectPublicKeyInfo PEM to ``public_path`` (mode 0644), each atomically."""
+    SubjectPublicKeyInfo PEM to ``public_path`` (mode 0644), each atomically. With a
+    ``pkcs11:`` URI as ``private_path`` the pair is made on that PKCS#11 token instead,
+    labelled with the URI's ``object`` (:class:`Pkcs11KeyExistsError` when a key with that
+    label is there), and only the public key file is written."""
     ensure_initialized()
     _check(
         _lib.lib.CHM_GenerateKeyPair(

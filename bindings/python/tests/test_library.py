@@ -125,7 +125,7 @@ def test_structures_have_the_c_layout():
     assert _lib.CHM_INFO.description.offset == 16
     assert _lib.CHM_INITIALIZE_ARGS.flags.offset == ctypes.sizeof(ctypes.c_void_p)
     fields = _lib.CHM_FUNCTION_LIST._fields_
-    assert len(fields) == 1 + 74  # version, then the functions of version 5
+    assert len(fields) == 1 + 75  # version, then the functions of version 6
     assert ctypes.sizeof(_lib.CHM_FUNCTION_LIST) == len(fields) * ctypes.sizeof(ctypes.c_void_p)
 
 

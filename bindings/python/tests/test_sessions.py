@@ -789,3 +789,13 @@ def test_activation_and_an_expired_challenge(extra_cluster, switch_config, rsa_p
             session.login_mfa_finish()
         assert e.value.code == chm.CHMR_CHALLENGE_EXPIRED
         assert_not_logged_in(session)
+
+
+def test_mfa_registration_and_login_with_a_key_on_a_pkcs11_token(admin, user, softhsm):
+    with chm.PrivateKey.load(softhsm.uri("alice"), pin=softhsm.pin) as key:
+        with chm.Session.open() as session:
+            session.login(user.name, CRYPTO_USER, user.password)
+            session.change_mfa(user.name, CRYPTO_USER, softhsm.uri("alice"), "mfa-pw-t", key)
+            session.logout()
+            session.login_mfa(user.name, CRYPTO_USER, "mfa-pw-t", key)
+            assert_logged_in(admin, session, user)

@@ -12,6 +12,7 @@ mod interactive;
 mod keygen;
 mod login;
 mod mfa_preferences;
+mod pkcs11;
 mod quickstart;
 mod quorum;
 mod single_command;
