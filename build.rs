@@ -6,6 +6,9 @@
 //! cbindgen does not expand macros, so the `CHMR_*` constants, which the `return_codes!`
 //! table of src/ffi/return_codes.rs declares, reach it as a second source file written
 //! here from the same table.
+//!
+//! On ELF platforms it also gives the shared library its SONAME, `libcloudhsm_mfa.so.MAJOR`
+//! (build/soname.rs).
 
 use std::env;
 use std::path::PathBuf;
@@ -14,6 +17,8 @@ use std::path::PathBuf;
 mod python_ffi;
 #[path = "build/return_codes.rs"]
 mod return_codes;
+#[path = "build/soname.rs"]
+mod soname;
 
 fn main() {
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -24,6 +29,18 @@ fn main() {
     println!("cargo:rerun-if-changed=build");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=CHM_UPDATE_HEADER");
+
+    let target_os = env::var("CARGO_CFG_TARGET_OS").expect("CARGO_CFG_TARGET_OS");
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("CARGO_PKG_VERSION_MAJOR");
+    if let Some(names) = soname::names(&target_os, &major) {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{}", names.soname);
+        if let Err(why) = soname::link_in_output_dir(&out_dir, &names) {
+            println!(
+                "cargo:warning=no {} link beside the library: {why}",
+                names.soname
+            );
+        }
+    }
 
     let table_path = crate_dir.join("src/ffi/return_codes.rs");
     let table = return_codes::parse(

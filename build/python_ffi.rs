@@ -273,6 +273,7 @@ pub fn generate(header: &str, table: &Table) -> String {
     let mut body = String::new();
 
     body.push_str("\n# ---- constants (#define) ----\n\n");
+    let mut constants = Vec::new();
     for line in header.lines() {
         let Some(rest) = line.strip_prefix("#define ") else {
             continue;
@@ -281,9 +282,20 @@ pub fn generate(header: &str, table: &Table) -> String {
             let value = value.trim();
             if name.starts_with("CHM") && value.parse::<u64>().is_ok() {
                 body.push_str(&format!("{name} = {value}\n"));
+                constants.push(atom(quoted(name)));
             }
         }
     }
+    body.push_str("\n#: The constants, which the package exports (`from ._ffi import *`).\n");
+    body.push_str(&assign(
+        "__all__",
+        Py::Seq {
+            open: "[".into(),
+            items: constants,
+            close: "]",
+            always_break: true,
+        },
+    ));
 
     body.push_str("\n# ---- types and structures ----\n");
     let mut last_was_class = false;
@@ -391,7 +403,11 @@ pub fn generate(header: &str, table: &Table) -> String {
         .iter()
         .map(|c| atom(format!("0x{:08X}: {}", c.value, quoted(&c.name))))
         .collect();
-    body.push_str(&assign("RETIRED_RETURN_CODES", dict(retired)));
+    // Annotated: the table may be empty, and mypy cannot infer the type of `{}`.
+    body.push_str(&assign(
+        "RETIRED_RETURN_CODES: \"dict[int, str]\"",
+        dict(retired),
+    ));
 
     let imports: Vec<&str> = used.into_iter().collect();
     let import = seq(

@@ -8,11 +8,16 @@ command -v gcc >/dev/null || need_apt+=(gcc)
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
 command -v nm >/dev/null || need_apt+=(binutils)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v man >/dev/null || need_apt+=(man-db)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v softhsm2-util >/dev/null || need_apt+=(softhsm2)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v script >/dev/null || need_apt+=(bsdutils)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+# The Python package test makes a fresh virtual environment (Debian splits venv out).
+python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -20,8 +25,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 
-# pytest runs the Python tests; aiosmtpd is the real SMTP server the email-code test talks to.
-for module in pytest aiosmtpd; do
+# pytest runs the Python tests; aiosmtpd is the real SMTP server the email-code test talks to;
+# mypy checks the package's type hints (scripts/test-python-package.sh).
+for module in pytest aiosmtpd mypy; do
   if ! python3 -c "import $module" 2>/dev/null; then
     echo "setup: installing $module with pip"
     python3 -m pip install --quiet --disable-pip-version-check "$module" \

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: Rust (unit and integration, against the real openssl and live emulator
 # clusters), formatting and lints, the C tests (static, dynamic and AddressSanitizer
-# builds), the C++ tests, the Python tests, the README's examples, Miri over the C ABI's
-# pointer helpers, a short run of every fuzz target and a 15-second soak. Sets up a fresh machine first.
+# builds), the C++ tests, the Python tests, `make install` and programs built against the
+# installation, the Python package as a wheel in a fresh virtual environment, the README's
+# examples, Miri over the C ABI's pointer helpers, a short run of every fuzz target and a
+# 15-second soak. Sets up a fresh machine first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,12 @@ make -C c-tests test
 
 echo "== Python tests"
 python3 -m pytest -q bindings/python/tests
+
+echo "== make install: staged and real prefixes, pkg-config, CMake, C++, man pages, completions"
+scripts/test-install.sh
+
+echo "== The Python package: wheel, pip install into a fresh virtual environment, mypy --strict"
+scripts/test-python-package.sh
 
 echo "== README examples (C and Python) against a local cluster"
 examples/run.sh

@@ -54,9 +54,20 @@ enum Command {
     Quickstart(quickstart::QuickstartArgs),
 }
 
-fn parse() -> Result<Cli, clap::Error> {
-    let matches = output::no_help_when_empty(Cli::command()).try_get_matches()?;
-    Cli::from_arg_matches(&matches)
+/// What the command line asks for: a command, or (hidden, for `make`) the man pages and
+/// completions written to a directory.
+enum Request {
+    Run(Cli),
+    GenerateDocs(std::path::PathBuf),
+}
+
+fn parse() -> Result<Request, clap::Error> {
+    let cmd = cli_docs::with_generator(output::no_help_when_empty(Cli::command()));
+    let matches = cmd.try_get_matches()?;
+    if let Some(dir) = cli_docs::requested(&matches) {
+        return Ok(Request::GenerateDocs(dir));
+    }
+    Cli::from_arg_matches(&matches).map(Request::Run)
 }
 
 /// Passwords pass through this process: freed memory is wiped (see
@@ -76,7 +87,13 @@ fn main() -> ExitCode {
         };
     }
     let cli = match parse() {
-        Ok(cli) => cli,
+        Ok(Request::Run(cli)) => cli,
+        Ok(Request::GenerateDocs(dir)) => {
+            let written = cli_docs::generate(Cli::command(), &dir)
+                .map(|files| serde_json::json!({ "files": files }))
+                .map_err(|e| format!("cannot write the man pages and completions: {e}"));
+            return output::emit(written);
+        }
         Err(e) => {
             // The words as text, only to say where a bad one is (never to repeat it).
             let words: zeroize::Zeroizing<Vec<String>> = zeroize::Zeroizing::new(

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use cloudhsm_mfa::proto::Secret;
 use cloudhsm_mfa_emulator::delivery::{DeliveryConfig, EmailChannel, SmsChannel};
 use cloudhsm_mfa_emulator::init::DEFAULT_CLUSTER_ID;
@@ -141,7 +141,21 @@ static ALLOCATOR: cloudhsm_mfa::process::WipingAllocator =
 fn main() -> ExitCode {
     // Best effort: without it the process still runs, as before.
     let _ = cloudhsm_mfa::process::forbid_core_dumps();
-    let cli = Cli::parse();
+    let matches = cli_docs::with_generator(Cli::command()).get_matches();
+    if let Some(dir) = cli_docs::requested(&matches) {
+        // Hidden, for `make`: the man pages and completions.
+        return match cli_docs::generate(Cli::command(), &dir) {
+            Ok(files) => {
+                eprintln!("{}", json!({"event": "generated", "files": files}));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}", json!({"event": "error", "message": e.to_string()}));
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Init(args) => init(args),
         Command::Run(args) => run(args),

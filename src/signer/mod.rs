@@ -266,14 +266,6 @@ impl SigningKey {
             SigningKey::Token(k) => Ok(k.public_key().clone()),
         }
     }
-
-    /// The key in memory, when it is not on a token.
-    pub fn in_memory(&self) -> Option<&PrivateKey> {
-        match self {
-            SigningKey::File(k) => Some(k),
-            SigningKey::Token(_) => None,
-        }
-    }
 }
 
 impl Signer for SigningKey {

@@ -2,9 +2,9 @@
 and token-sign MFA logins, MFA key registration, user management), token-sign MFA token
 files, quorum approval files and the RSA keys that sign them.
 
-The shared library is taken from ``$CLOUDHSM_MFA_LIB`` if set, else from
-``<repo>/target/release/libcloudhsm_mfa.so`` next to this package's checkout, else from
-the system's library path. The library is initialised on first use; :func:`initialize`
+The shared library is taken from ``$CLOUDHSM_MFA_LIB`` if set, else from the package
+itself (an installed wheel carries it), else from ``<repo>/target/release/`` next to this
+package's checkout, else from the system's library path. The library is initialised on first use; :func:`initialize`
 and :func:`finalize` are there for callers that want to control it, e.g.
 ``initialize(config_path="cloudhsm-cli.cfg")`` to choose the cluster configuration
 (without it: ``$CLOUDHSM_MFA_CONFIG``, else ``/opt/cloudhsm/etc/cloudhsm-cli.cfg``).
@@ -24,7 +24,8 @@ Failures raise :class:`CloudHsmMfaError` subclasses carrying the library's retur
 (``.code``) and message (``.message``).
 """
 
-from . import _lib
+from . import _ffi
+from ._ffi import *  # noqa: F401,F403 -- every constant of the header (CHM_*, CHMR_*)
 from ._lib import LIBRARY_PATH, RETURN_CODE_NAMES
 from ._runtime import (
     LibraryInfo,
@@ -54,9 +55,12 @@ from .errors import (
     ClusterStateError,
     ClusterUnknownError,
     ConfigError,
+    ConfigFileError,
+    ConfigFileMissingError,
     CryptoError,
     DataTooLargeError,
     FileError,
+    FileMissingError,
     GeneralError,
     HsmDeviceError,
     HsmRefusedError,
@@ -96,21 +100,14 @@ from .errors import (
     return_code_text,
 )
 from .keys import PrivateKey, PublicKey, generate_key_pair
-from .session import Factor, LoginStep, Role, Service, Session
+from .session import Factor, LoginStep, MfaPreferences, Role, Service, Session, SignFunction, Signer
 from .token_file import EntryStatus, TokenFile, TokenFileKind, sign_token_file
-
-# Every constant of include/cloudhsm_mfa.h (CHM_TOKEN_LEN, CHMR_*, CHM_ENTRY_*, ...), by
-# the header's names; a test compares them with the header.
-_CONSTANTS = {
-    name: value
-    for name, value in vars(_lib).items()
-    if name.startswith(("CHM_", "CHMR_")) and isinstance(value, int)
-}
-globals().update(_CONSTANTS)
 
 __version__ = "0.1.0"
 
-__all__ = sorted(_CONSTANTS) + [
+# Every constant of include/cloudhsm_mfa.h (CHM_TOKEN_LEN, CHMR_*, CHM_ENTRY_*, ...), by
+# the header's names, from _ffi.py; a test compares them with the header.
+__all__ = [
     "Pkcs11Error",
     "Pkcs11NoMatchError",
     "Pkcs11PinIncorrectError",
@@ -130,11 +127,14 @@ __all__ = sorted(_CONSTANTS) + [
     "ClusterStateError",
     "ClusterUnknownError",
     "ConfigError",
+    "ConfigFileError",
+    "ConfigFileMissingError",
     "CryptoError",
     "DataTooLargeError",
     "EntryStatus",
     "Factor",
     "FileError",
+    "FileMissingError",
     "GeneralError",
     "HsmDeviceError",
     "HsmRefusedError",
@@ -146,6 +146,7 @@ __all__ = sorted(_CONSTANTS) + [
     "LoginStep",
     "LibraryInfo",
     "MfaNotRegisteredError",
+    "MfaPreferences",
     "MfaRequiredError",
     "NotInitializedError",
     "NotRsaKeyError",
@@ -167,6 +168,8 @@ __all__ = sorted(_CONSTANTS) + [
     "Service",
     "Session",
     "SessionHandleInvalidError",
+    "SignFunction",
+    "Signer",
     "SignatureInvalidError",
     "SignatureLengthError",
     "TokenFile",
@@ -191,3 +194,4 @@ __all__ = sorted(_CONSTANTS) + [
     "sign_token_file",
     "version",
 ]
+__all__ += _ffi.__all__

@@ -1,8 +1,19 @@
 """The exceptions of the package: one class per family of return codes, all derived from
 :class:`CloudHsmMfaError`, each carrying the library's return code and the message of
-``CHM_GetLastError`` (which names the file, field and entry of a bad token file)."""
+``CHM_GetLastError`` (which names the file, field and entry of a bad token file).
 
+The class is chosen by the return code alone. Where one code covers cases Python tells
+apart, the call's own facts refine it, never the message: a ``CHMR_FILE_ERROR`` for an input
+file that does not exist is a :class:`FileMissingError` (also a :class:`FileNotFoundError`),
+and one from :meth:`Session.open` is a :class:`ConfigFileError` (also a
+:class:`ConfigError`), since the files a session opens are its configuration's."""
+
+from __future__ import annotations
+
+import errno
+import os
 from ctypes import byref, c_char, c_size_t, c_uint32
+from typing import Dict, Iterable, Optional, Type
 
 from . import _ffi, _lib
 
@@ -17,16 +28,16 @@ class CloudHsmMfaError(Exception):
             static text of the code when the library kept none.
     """
 
-    def __init__(self, code, message):
-        self.code = int(code)
-        self.code_name = _lib.RETURN_CODE_NAMES.get(self.code, f"0x{self.code:08X}")
-        self.message = message
+    def __init__(self, code: int, message: str) -> None:
+        self.code: int = int(code)
+        self.code_name: str = _lib.RETURN_CODE_NAMES.get(self.code, f"0x{self.code:08X}")
+        self.message: str = message
         super().__init__(message)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code_name}, message={self.message!r})"
 
 
@@ -86,9 +97,25 @@ class NotSignedError(CloudHsmMfaError):
     """CHMR_TOKEN_NOT_SIGNED: a token entry, or an approver, has no signature."""
 
 
-class FileError(CloudHsmMfaError):
+class FileError(CloudHsmMfaError, OSError):
     """CHMR_FILE_ERROR: a file cannot be read or written (missing, permissions, a symbolic
-    link at the target)."""
+    link at the target). Also an :class:`OSError`; its ``errno`` and ``filename`` are
+    ``None`` unless a subclass knows them (the library's message says what failed)."""
+
+
+class FileMissingError(FileError, FileNotFoundError):
+    """CHMR_FILE_ERROR for an input file that does not exist: also a
+    :class:`FileNotFoundError`, with ``errno`` ``ENOENT`` and ``filename`` the path given.
+
+    The library has no return code of its own for a missing file (``CHMR_FILE_ERROR``
+    covers every file that cannot be read or written), so the package checks, after the
+    failure, whether an input path of the call exists."""
+
+    def __init__(self, code: int, message: str, filename: "_lib.PathArg") -> None:
+        super().__init__(code, message)
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = filename
 
 
 class TokenFileError(CloudHsmMfaError):
@@ -128,7 +155,21 @@ class OperationNotBegunError(CloudHsmMfaError):
 
 
 class ConfigError(CloudHsmMfaError):
-    """CHMR_CONFIG_INVALID: the cluster configuration file is missing or cannot be used."""
+    """The cluster configuration is missing or cannot be used: CHMR_CONFIG_INVALID (a
+    configuration the library read and refused), or a :class:`ConfigFileError` (one it
+    could not read)."""
+
+
+class ConfigFileError(ConfigError, FileError):
+    """CHMR_FILE_ERROR from :meth:`Session.open`: a file of the configuration (the
+    configuration file itself, or a certificate or key it names) cannot be read. Both a
+    :class:`ConfigError` and a :class:`FileError`."""
+
+
+class ConfigFileMissingError(ConfigFileError, FileMissingError):
+    """:class:`ConfigFileError` when the configuration file does not exist (at the path
+    given to :func:`initialize`, else ``$CLOUDHSM_MFA_CONFIG``, else
+    ``/opt/cloudhsm/etc/cloudhsm-cli.cfg``): also a :class:`FileNotFoundError`."""
 
 
 class ClusterIdRequiredError(CloudHsmMfaError):
@@ -228,8 +269,8 @@ class QuorumError(CloudHsmMfaError):
         required: the approvals the service's quorum value requires, or None.
     """
 
-    present = None
-    required = None
+    present: Optional[int] = None
+    required: Optional[int] = None
 
 
 class QuorumApprovalRequiredError(QuorumError):
@@ -292,15 +333,18 @@ class Pkcs11KeyExistsError(Pkcs11Error):
 
 #: The exception class of each failure code, as _ffi.py (generated from the table of return
 #: codes) names them.
-_CLASSES = {code: globals()[name] for code, name in _ffi.RETURN_CODE_CLASSES.items()}
+_CLASSES: Dict[int, Type[CloudHsmMfaError]] = {
+    code: globals()[name] for code, name in _ffi.RETURN_CODE_CLASSES.items()
+}
 
 
-def return_code_text(code):
+def return_code_text(code: int) -> str:
     """The library's static text for a return code (``CHM_GetReturnCodeText``)."""
-    return _lib.lib.CHM_GetReturnCodeText(code).decode("utf-8", errors="replace")
+    text: bytes = _lib.lib.CHM_GetReturnCodeText(code)
+    return text.decode("utf-8", errors="replace")
 
 
-def last_error():
+def last_error() -> str:
     """The message of this thread's last failure (``CHM_GetLastError``), "" if none."""
     size = c_size_t(0)
     if _lib.lib.CHM_GetLastError(None, byref(size)) != _lib.CHMR_OK:
@@ -309,16 +353,50 @@ def last_error():
         buf = (c_char * size.value)()
         rv = _lib.lib.CHM_GetLastError(buf, byref(size))
         if rv == _lib.CHMR_OK:
-            return buf.value.decode("utf-8", errors="replace")
+            return bytes(buf.value).decode("utf-8", errors="replace")
         if rv != _lib.CHMR_BUFFER_TOO_SMALL:
             break
     return ""
 
 
-def error_for(code):
+def _does_not_exist(path: "_lib.PathArg") -> bool:
+    """Whether ``path`` names nothing (``ENOENT``; a dangling symbolic link too), as
+    opposed to a path that cannot be looked at (``EACCES``, ``ENOTDIR``, ...)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def _missing(paths: Iterable[Optional["_lib.PathArg"]]) -> Optional["_lib.PathArg"]:
+    """The first of ``paths`` that does not exist, if any."""
+    for path in paths:
+        if path is not None and _does_not_exist(path):
+            return path
+    return None
+
+
+def error_for(
+    code: int,
+    inputs: Iterable[Optional["_lib.PathArg"]] = (),
+    config: Optional["_lib.PathArg"] = None,
+) -> CloudHsmMfaError:
     """The exception for a failed call's return code, with the library's message (and for
-    a quorum refusal, the counts of ``CHM_GetLastErrorApprovals``)."""
+    a quorum refusal, the counts of ``CHM_GetLastErrorApprovals``). ``inputs`` are the
+    files the call reads, for a missing one's :class:`FileMissingError`; ``config`` is the
+    configuration path of a call that opens a session (:class:`ConfigFileError`)."""
     message = last_error() or return_code_text(code)
+    if code == _lib.CHMR_FILE_ERROR:
+        if config is not None:
+            if _does_not_exist(config):
+                return ConfigFileMissingError(code, message, config)
+            return ConfigFileError(code, message)
+        missing = _missing(inputs)
+        if missing is not None:
+            return FileMissingError(code, message, missing)
     error = _CLASSES.get(code, CloudHsmMfaError)(code, message)
     if isinstance(error, QuorumError):
         present, required = c_uint32(0), c_uint32(0)
@@ -328,8 +406,8 @@ def error_for(code):
     return error
 
 
-def _check(rv):
-    """Raises the exception for ``rv`` unless it is ``CHMR_OK``."""
+def _check(rv: int, *inputs: Optional["_lib.PathArg"]) -> None:
+    """Raises the exception for ``rv`` unless it is ``CHMR_OK``; ``inputs`` are the paths
+    of the files the call reads (see :func:`error_for`)."""
     if rv != _lib.CHMR_OK:
-        raise error_for(rv)
-
+        raise error_for(rv, inputs)

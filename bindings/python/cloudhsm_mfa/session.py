@@ -7,16 +7,24 @@ adapts Python signers to the library's signing callback, and raises the package'
 exceptions.
 """
 
+from __future__ import annotations
+
 import enum
 import json
 import threading
 from ctypes import byref, c_size_t, c_uint32, create_string_buffer, memmove, string_at
+from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypedDict, TypeVar, Union
 
 from . import _lib
-from ._runtime import Handle, ensure_initialized
+from ._runtime import Handle, config_location, ensure_initialized
 from .errors import _check, error_for
 from .keys import PrivateKey, PublicKey
 from .token_file import TokenFile
+
+#: Signs one 32-byte token and returns the signature (see :class:`Session`).
+SignFunction = Callable[[bytes], bytes]
+#: What signs tokens for a session: a :class:`PrivateKey` or a :data:`SignFunction`.
+Signer = Union[PrivateKey, SignFunction]
 
 
 class Role(enum.IntEnum):
@@ -28,19 +36,29 @@ class Role(enum.IntEnum):
     UNACTIVATED_ADMIN = _lib.CHM_ROLE_UNACTIVATED_ADMIN
 
     @property
-    def label(self):
+    def label(self) -> str:
         """The role's name in the CLI and in ``list_users``, e.g. ``"crypto-user"``."""
         return self.name.lower().replace("_", "-")
 
     @classmethod
-    def parse(cls, role):
+    def parse(cls, role: RoleArg) -> Role:
         """A :class:`Role` from a role name (case-sensitive, as on the HSM), a
         :class:`Role` or its number. Anything else raises :class:`ValueError` (or
         :class:`TypeError` for a value of another type)."""
         return _parse_member(cls, role, "role", "CHM_ROLE_*", "crypto-user")
 
 
-def _parse_member(cls, value, what, constants, example):
+#: A role: a :class:`Role`, its name (``"crypto-user"``) or its ``CHM_ROLE_*`` number.
+RoleArg = Union["Role", str, int]
+#: A quorum service: a :class:`Service`, its name (``"user"``) or its number.
+ServiceArg = Union["Service", str, int]
+#: An MFA factor: a :class:`Factor`, its name (``"software-token"``) or its number.
+FactorArg = Union["Factor", str, int]
+
+_E = TypeVar("_E", "Role", "Service", "Factor")
+
+
+def _parse_member(cls: Type[_E], value: object, what: str, constants: str, example: str) -> _E:
     """The member of ``cls`` that ``value`` names (by its ``label``) or numbers, or the
     error that says why there is none."""
     if isinstance(value, cls):
@@ -71,12 +89,12 @@ class Service(enum.IntEnum):
     REGISTRATION = _lib.CHM_SERVICE_REGISTRATION
 
     @property
-    def label(self):
+    def label(self) -> str:
         """The service's name in the CLI, e.g. ``"registration"``."""
         return self.name.lower()
 
     @classmethod
-    def parse(cls, service):
+    def parse(cls, service: ServiceArg) -> Service:
         """A :class:`Service` from its name or value; anything else raises
         :class:`ValueError` (or :class:`TypeError` for a value of another type)."""
         return _parse_member(cls, service, "service", "CHM_SERVICE_*", "user")
@@ -95,18 +113,18 @@ class Factor(enum.IntFlag):
     EMAIL = _lib.CHM_FACTOR_EMAIL
 
     @property
-    def label(self):
+    def label(self) -> str:
         """The factor's name in the CLI and in ``list_users``, e.g. ``"software-token"``."""
-        return self.name.lower().replace("_", "-")
+        return (self.name or "").lower().replace("_", "-")
 
     @classmethod
-    def parse(cls, factor):
+    def parse(cls, factor: FactorArg) -> Factor:
         """A :class:`Factor` from its name or value; anything else raises
         :class:`ValueError` (or :class:`TypeError`)."""
         return _parse_member(cls, factor, "factor", "CHM_FACTOR_*", "sms")
 
     @classmethod
-    def of_mask(cls, mask):
+    def of_mask(cls, mask: int) -> List[Factor]:
         """The factors of a ``CHM_FACTOR_*`` mask, in the order of listings."""
         return [f for f in (cls.TOKEN_SIGN, cls.SOFTWARE_TOKEN, cls.SMS, cls.EMAIL) if mask & f]
 
@@ -123,18 +141,41 @@ class LoginStep:
         _lib.CHM_STEP_SELECT: "select",
     }
 
-    def __init__(self, raw):
+    kind: str
+    factor: Optional[Factor]
+    factors: List[Factor]
+    destination: Optional[str]
+
+    def __init__(self, raw: Any) -> None:
         self.kind = self._KINDS[raw.kind]
         self.factor = Factor(raw.factor) if raw.factor else None
         self.factors = Factor.of_mask(raw.factors)
         self.destination = raw.destination.decode("utf-8", errors="replace") or None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"LoginStep(kind={self.kind!r}, factor={self.factor!r}, factors={self.factors!r}, "
                 f"destination={self.destination!r})")
 
 
-def _setting(value, what):
+#: The settings of one factor: ``{"Enabled": bool, "PreferredMfa": bool}``, keys optional.
+FactorSettings = Mapping[str, Optional[bool]]
+#: The settings of a request, by factor (names or :class:`Factor` values); a mapping's key
+#: type is invariant, so each kind of key is a type of its own.
+MfaSettings = Union[
+    Mapping[str, FactorSettings], Mapping["Factor", FactorSettings], Mapping[FactorArg, FactorSettings]
+]
+
+
+class MfaPreferences(TypedDict, total=False):
+    """MFA preferences as ``get-mfa-preference`` prints them (Cognito's vocabulary:
+    ``SMS_MFA``, ``SOFTWARE_TOKEN_MFA``, ``EMAIL_OTP``, ``TOKEN_SIGN_MFA``); each key is
+    left out when empty."""
+
+    UserMFASettingList: List[str]
+    PreferredMfaSetting: str
+
+
+def _setting(value: object, what: str) -> int:
     if value is None:
         return _lib.CHM_SETTING_UNSET
     if not isinstance(value, bool):
@@ -142,7 +183,7 @@ def _setting(value, what):
     return _lib.CHM_SETTING_TRUE if value else _lib.CHM_SETTING_FALSE
 
 
-def _settings(settings):
+def _settings(settings: MfaSettings) -> Any:
     """A ``CHM_MFA_SETTINGS`` from ``{factor: {"Enabled": bool, "PreferredMfa": bool}}``."""
     raw = _lib.CHM_MFA_SETTINGS()
     fields = {
@@ -151,9 +192,9 @@ def _settings(settings):
         Factor.SMS: raw.sms,
         Factor.EMAIL: raw.email,
     }
-    for factor, setting in settings.items():
-        factor = Factor.parse(factor)
-        if not isinstance(setting, dict):
+    for name, setting in settings.items():
+        factor = Factor.parse(name)
+        if not isinstance(setting, Mapping):
             raise TypeError(f"the settings of {factor.label} must be a dict with Enabled and PreferredMfa")
         unknown = set(setting) - {"Enabled", "PreferredMfa"}
         if unknown:
@@ -164,11 +205,11 @@ def _settings(settings):
     return raw
 
 
-def _preferences(enabled, preferred):
+def _preferences(enabled: c_uint32, preferred: c_uint32) -> MfaPreferences:
     """The preferences as ``get-mfa-preference`` prints them, in Cognito's vocabulary."""
     names = {Factor.TOKEN_SIGN: "TOKEN_SIGN_MFA", Factor.SOFTWARE_TOKEN: "SOFTWARE_TOKEN_MFA",
              Factor.SMS: "SMS_MFA", Factor.EMAIL: "EMAIL_OTP"}
-    out = {}
+    out: MfaPreferences = {}
     listed = [names[f] for f in Factor.of_mask(enabled.value)]
     if listed:
         out["UserMFASettingList"] = listed
@@ -177,11 +218,11 @@ def _preferences(enabled, preferred):
     return out
 
 
-def _flags(change_quorum):
+def _flags(change_quorum: bool) -> int:
     return _lib.CHMF_CHANGE_QUORUM if change_quorum else 0
 
 
-def _signature_bytes(signature, room):
+def _signature_bytes(signature: object, room: int) -> bytes:
     """The signer's return value as bytes that fit the library's buffer, or an exception
     saying why not."""
     if not isinstance(signature, _lib.BYTES_LIKE):
@@ -211,7 +252,11 @@ class _SignerCallback:
     failure the signer is not called again.
     """
 
-    def __init__(self, signer):
+    _sign: SignFunction
+    error: Optional[BaseException]
+    c_callback: Any
+
+    def __init__(self, signer: object) -> None:
         if isinstance(signer, PrivateKey):
             self._sign = signer.sign_token  # signs in the library
         elif isinstance(signer, PublicKey):
@@ -228,7 +273,9 @@ class _SignerCallback:
         # The ctypes object must outlive the call: the caller keeps this object alive.
         self.c_callback = _lib.CHM_SIGN_CALLBACK(self._call)
 
-    def _call(self, _user_data, token, token_len, sig, sig_len, sig_out_len):
+    def _call(
+        self, _user_data: Any, token: Any, token_len: int, sig: Any, sig_len: int, sig_out_len: Any
+    ) -> int:
         # No exception may leave this function: ctypes would print it and answer 0, which
         # is CHMR_OK.
         try:
@@ -246,14 +293,14 @@ class _SignerCallback:
         except BaseException:  # a failure of the lock itself
             return _lib.CHMR_FUNCTION_FAILED
 
-    def finish(self, rv):
+    def finish(self, rv: int, *inputs: Optional[_lib.PathArg]) -> None:
         """After the library call: re-raises the signer's exception (with the library's
         error as its cause, unless it has a cause of its own), else raises for ``rv``
-        unless it is ``CHMR_OK``."""
+        unless it is ``CHMR_OK`` (``inputs``: the files the call reads, see ``_check``)."""
         error, self.error = self.error, None
         self.c_callback = None
         if error is None:
-            _check(rv)
+            _check(rv, *inputs)
             return
         if rv == _lib.CHMR_OK or error.__cause__ is not None:
             raise error
@@ -285,9 +332,11 @@ class Session(Handle):
     """
 
     _close_function = "CHM_CloseSession"
+    #: The ``cluster_id`` the session was opened with (``None``: the only cluster).
+    cluster_id: Optional[str]
 
     @classmethod
-    def open(cls, cluster_id=None):
+    def open(cls, cluster_id: Optional[str] = None) -> Session:
         """Opens a session with the cluster ``cluster_id`` of the configuration (see
         :func:`initialize`); with ``None``, the configuration's only cluster.
 
@@ -295,18 +344,23 @@ class Session(Handle):
         clusters and none is chosen, :class:`ClusterUnknownError` for an id no cluster
         has, :class:`ConfigError` for a missing or unusable configuration. HSMs that do
         not answer do not stop it: operations then raise :class:`HsmUnreachableError`.
+        A configuration file that cannot be read raises :class:`ConfigFileError` (both a
+        :class:`ConfigError` and a :class:`FileError`), and :class:`ConfigFileMissingError`
+        (also a :class:`FileNotFoundError`) when it does not exist.
         """
         cluster = _lib.in_str(cluster_id, "cluster_id")
         ensure_initialized()
         handle = _lib.CHM_SESSION_HANDLE(0)
-        _check(_lib.lib.CHM_OpenSession(cluster, byref(handle)))
+        rv = _lib.lib.CHM_OpenSession(cluster, byref(handle))
+        if rv != _lib.CHMR_OK:
+            raise error_for(rv, config=config_location())
         session = cls._adopt(handle.value)
         session.cluster_id = cluster_id
         return session
 
     # -- logging in and out --------------------------------------------------------------
 
-    def login(self, username, role, password):
+    def login(self, username: str, role: RoleArg, password: str) -> None:
         """Logs in with a password on every HSM. Raises :class:`PinIncorrectError` for a
         wrong user name, role or password, :class:`UserLockedError` for a locked user,
         :class:`MfaRequiredError` for a user with MFA."""
@@ -317,7 +371,7 @@ class Session(Handle):
         )
         _check(_lib.lib.CHM_Login(self._handle, *args))
 
-    def login_mfa_begin(self, username, role, password, token_path):
+    def login_mfa_begin(self, username: str, role: RoleArg, password: str, token_path: _lib.PathArg) -> None:
         """First phase of a token-sign MFA login: checks the password on every HSM and
         writes their challenges to ``token_path`` as an MFA token file (mode 0600), to be
         signed with the user's MFA key and passed to :meth:`login_mfa_finish`."""
@@ -329,16 +383,19 @@ class Session(Handle):
         )
         _check(_lib.lib.CHM_LoginMfaBegin(self._handle, *args))
 
-    def login_mfa_finish(self, signed_path=None):
+    def login_mfa_finish(self, signed_path: Optional[_lib.PathArg] = None) -> None:
         """Second phase: reads the signed token file (``signed_path``, or the file the
         first phase wrote) and returns each signature to the HSM that issued its token.
         Raises :class:`SignatureInvalidError` when an HSM refuses a signature,
         :class:`TokenNotIssuedError` for tokens this login was not given,
         :class:`ChallengeExpiredError` when they expired, :class:`OperationNotBegunError`
         without a first phase."""
-        _check(_lib.lib.CHM_LoginMfaFinish(self._handle, _lib.in_path(signed_path, "signed_path")))
+        _check(
+            _lib.lib.CHM_LoginMfaFinish(self._handle, _lib.in_path(signed_path, "signed_path")),
+            signed_path,
+        )
 
-    def login_mfa(self, username, role, password, signer):
+    def login_mfa(self, username: str, role: RoleArg, password: str, signer: Signer) -> None:
         """A token-sign MFA login in one call: ``signer`` (a :class:`PrivateKey` or a
         callable, see the class) signs each HSM's challenge. Raises
         :class:`MfaNotRegisteredError` for a user without MFA."""
@@ -351,13 +408,13 @@ class Session(Handle):
         rv = _lib.lib.CHM_LoginMfaWithSigner(self._handle, *args, callback.c_callback, None)
         callback.finish(rv)
 
-    def logout(self):
+    def logout(self) -> None:
         """Logs out on every HSM; the session stays open."""
         _check(_lib.lib.CHM_Logout(self._handle))
 
     # -- MFA keys --------------------------------------------------------------------------
 
-    def change_mfa_begin(self, username, role, token_path):
+    def change_mfa_begin(self, username: str, role: RoleArg, token_path: _lib.PathArg) -> None:
         """First phase of registering or rotating a user's MFA key: each HSM issues a
         registration challenge, written to ``token_path``, to be signed with the NEW
         private key and passed to :meth:`change_mfa_finish`."""
@@ -368,7 +425,13 @@ class Session(Handle):
         )
         _check(_lib.lib.CHM_ChangeMfaBegin(self._handle, *args))
 
-    def change_mfa_finish(self, public_key_path, new_password, signed_path=None, change_quorum=False):
+    def change_mfa_finish(
+        self,
+        public_key_path: _lib.PathArg,
+        new_password: str,
+        signed_path: Optional[_lib.PathArg] = None,
+        change_quorum: bool = False,
+    ) -> None:
         """Second phase: each HSM checks its signature (``signed_path``, or the file the
         first phase wrote) with the public key in ``public_key_path`` (PEM) and stores it
         as the user's MFA key; ``new_password`` becomes the user's password. With
@@ -380,9 +443,17 @@ class Session(Handle):
             _lib.in_str(new_password, "new_password"),
             _flags(change_quorum),
         )
-        _check(_lib.lib.CHM_ChangeMfaFinish(self._handle, *args))
+        _check(_lib.lib.CHM_ChangeMfaFinish(self._handle, *args), public_key_path, signed_path)
 
-    def change_mfa(self, username, role, public_key_path, new_password, signer, change_quorum=False):
+    def change_mfa(
+        self,
+        username: str,
+        role: RoleArg,
+        public_key_path: _lib.PathArg,
+        new_password: str,
+        signer: Signer,
+        change_quorum: bool = False,
+    ) -> None:
         """Registration or rotation in one call: ``signer`` (a :class:`PrivateKey` or a
         callable, see the class) signs each challenge with the private key whose public
         half is in ``public_key_path``. See :meth:`change_mfa_finish`."""
@@ -395,9 +466,9 @@ class Session(Handle):
         )
         callback = _SignerCallback(signer)
         rv = _lib.lib.CHM_ChangeMfaWithSigner(self._handle, *args, callback.c_callback, None)
-        callback.finish(rv)
+        callback.finish(rv, public_key_path)
 
-    def deregister_mfa(self, username, role, new_password, change_quorum=False):
+    def deregister_mfa(self, username: str, role: RoleArg, new_password: str, change_quorum: bool = False) -> None:
         """Removes a user's MFA key (and quorum key) on every HSM; ``new_password``
         becomes the user's password, so a password login works again."""
         args = (
@@ -410,7 +481,7 @@ class Session(Handle):
 
     # -- users -------------------------------------------------------------------------------
 
-    def create_user(self, username, role, password):
+    def create_user(self, username: str, role: RoleArg, password: str) -> None:
         """Creates a user on every HSM (the session must be logged in as an admin).
         Raises :class:`UserExistsError`, :class:`PermissionDeniedError`,
         :class:`PartialFailureError` when some HSMs failed."""
@@ -421,13 +492,20 @@ class Session(Handle):
         )
         _check(_lib.lib.CHM_CreateUser(self._handle, *args))
 
-    def delete_user(self, username, role):
+    def delete_user(self, username: str, role: RoleArg) -> None:
         """Deletes a user on every HSM (admin). Raises :class:`UserNotFoundError`, and
         :class:`UserLoggedInError` for a user who is logged in."""
         args = (_lib.in_str(username, "username"), Role.parse(role))
         _check(_lib.lib.CHM_DeleteUser(self._handle, *args))
 
-    def change_password(self, username, role, password, deregister_mfa=False, deregister_quorum=False):
+    def change_password(
+        self,
+        username: str,
+        role: RoleArg,
+        password: str,
+        deregister_mfa: bool = False,
+        deregister_quorum: bool = False,
+    ) -> None:
         """Sets a user's password on every HSM (the user itself, or an admin; an admin
         unlocks a locked user this way). With ``deregister_mfa`` the MFA key (and with it
         the quorum key) is removed too, with ``deregister_quorum`` the quorum key."""
@@ -444,7 +522,7 @@ class Session(Handle):
         else:
             _check(_lib.lib.CHM_ChangePassword(self._handle, *args))
 
-    def list_users(self):
+    def list_users(self) -> Dict[str, Any]:
         """The cluster's users as ``user list`` shows them (no login needed): a dict
         ``{"users": [{"username", "role", "locked", "mfa", "quorum",
         "cluster-coverage"}, ...]}``, with ``locked`` as the strings ``"true"`` /
@@ -452,9 +530,10 @@ class Session(Handle):
         ``"unreachable-hsms"`` (a list of ``{"hsm", "reason"}``) names it; the key is absent
         when every HSM answered."""
         text = _lib.two_call(_check, _lib.lib.CHM_ListUsers, self._handle, text=True)
-        return json.loads(text)
+        users: Dict[str, Any] = json.loads(text)
+        return users
 
-    def activate_cluster(self, password):
+    def activate_cluster(self, password: str) -> None:
         """Activates a new cluster: its ``unactivated-admin`` becomes ``admin`` with
         ``password``. No login needed; raises :class:`ClusterStateError` on a cluster
         that is activated already."""
@@ -462,7 +541,7 @@ class Session(Handle):
 
     # -- quorum --------------------------------------------------------------------------------
 
-    def set_approval(self, approval):
+    def set_approval(self, approval: TokenFile) -> None:
         """Sets the quorum approval file (a :class:`TokenFile` of kind quorum-approval)
         for the session's next gated operation (:meth:`create_user`, :meth:`delete_user`,
         :meth:`change_password`, the MFA changes, :meth:`set_quorum_value`). It is used up
@@ -471,11 +550,11 @@ class Session(Handle):
             raise TypeError(f"approval must be a TokenFile, not {type(approval).__name__}")
         _check(_lib.lib.CHM_SetApproval(self._handle, approval._handle))
 
-    def clear_approval(self):
+    def clear_approval(self) -> None:
         """Forgets the approval set for the next gated operation, if any."""
         _check(_lib.lib.CHM_ClearApproval(self._handle))
 
-    def generate_quorum_token(self, service, token_path):
+    def generate_quorum_token(self, service: ServiceArg, token_path: _lib.PathArg) -> None:
         """Writes a quorum token of the logged-in user to ``token_path``: an approval file
         for ``"user"`` and ``"quorum"`` (admins), whose approvers sign it offline
         (:meth:`TokenFile.sign` with ``approver``), or a registration file for
@@ -485,21 +564,22 @@ class Session(Handle):
         path = _lib.in_path(token_path, "token_path")
         _check(_lib.lib.CHM_QuorumGenerate(self._handle, Service.parse(service), path))
 
-    def list_quorum_tokens(self):
+    def list_quorum_tokens(self) -> Dict[str, Any]:
         """The cluster's open quorum tokens as ``quorum token-sign list`` shows them: a dict
         ``{"tokens": [{"username", "service", "approvals-required", "number-of-approvals",
         "token-timeout-seconds", "cluster-coverage"}, ...]}``."""
         text = _lib.two_call(_check, _lib.lib.CHM_QuorumListTokens, self._handle, text=True)
-        return json.loads(text)
+        tokens: Dict[str, Any] = json.loads(text)
+        return tokens
 
-    def quorum_value(self, service):
+    def quorum_value(self, service: ServiceArg) -> int:
         """The quorum value of ``"user"`` or ``"quorum"`` (no login needed); raises
         :class:`PartialFailureError` when the HSMs disagree."""
         value = c_uint32(0)
         _check(_lib.lib.CHM_QuorumGetValue(self._handle, Service.parse(service), byref(value)))
         return value.value
 
-    def set_quorum_value(self, service, value):
+    def set_quorum_value(self, service: ServiceArg, value: int) -> None:
         """Sets the quorum value (1 to 8) of ``"user"`` or ``"quorum"`` on every HSM
         (admins; gated by the quorum service)."""
         if not isinstance(value, int) or isinstance(value, bool):
@@ -508,14 +588,19 @@ class Session(Handle):
             raise ValueError(f"value {value} is not a quorum value; a value is 1 to 8")
         _check(_lib.lib.CHM_QuorumSetValue(self._handle, Service.parse(service), value))
 
-    def delete_quorum_tokens(self, scope="user"):
+    def delete_quorum_tokens(self, scope: str = "user") -> None:
         """Ends the logged-in user's quorum tokens (``"user"``) or every user's (``"all"``,
         admins)."""
         if scope not in _SCOPES:
             raise ValueError(f"scope {scope!r} is not 'user' or 'all'")
         _check(_lib.lib.CHM_QuorumDeleteTokens(self._handle, _SCOPES[scope]))
 
-    def register_quorum_key(self, public_key_path, signed_path=None, signer=None):
+    def register_quorum_key(
+        self,
+        public_key_path: _lib.PathArg,
+        signed_path: Optional[_lib.PathArg] = None,
+        signer: Optional[Signer] = None,
+    ) -> None:
         """Registers the public key in ``public_key_path`` (PEM) as the logged-in user's
         quorum key: from the signed registration file ``signed_path`` (see
         :meth:`generate_quorum_token`), or in one call with ``signer`` (a
@@ -526,15 +611,17 @@ class Session(Handle):
         public = _lib.in_path(public_key_path, "public_key_path")
         if signer is None:
             signed = _lib.in_path(signed_path, "signed_path")
-            _check(_lib.lib.CHM_RegisterQuorumKey(self._handle, public, signed))
+            _check(_lib.lib.CHM_RegisterQuorumKey(self._handle, public, signed), public_key_path, signed_path)
             return
         callback = _SignerCallback(signer)
         rv = _lib.lib.CHM_RegisterQuorumKeyWithSigner(self._handle, public, callback.c_callback, None)
-        callback.finish(rv)
+        callback.finish(rv, public_key_path)
 
     # -- MFA factors ---------------------------------------------------------------------
 
-    def set_mfa_preference(self, username, role, settings):
+    def set_mfa_preference(
+        self, username: str, role: RoleArg, settings: MfaSettings
+    ) -> MfaPreferences:
         """Sets ``username``'s MFA preferences on every HSM (the user itself, or an admin),
         as Cognito's ``SetUserMFAPreference``: ``settings`` maps factors to
         ``{"Enabled": bool, "PreferredMfa": bool}`` (a key or factor left out stays as it
@@ -547,42 +634,47 @@ class Session(Handle):
         _check(_lib.lib.CHM_SetMfaPreference(self._handle, *args, byref(raw), byref(enabled), byref(preferred)))
         return _preferences(enabled, preferred)
 
-    def get_mfa_preference(self, username, role=None):
+    def get_mfa_preference(self, username: str, role: Optional[RoleArg] = None) -> MfaPreferences:
         """``username``'s MFA preferences: ``{"UserMFASettingList": [...],
         "PreferredMfaSetting": ...}`` in Cognito's vocabulary, each key left out when
         empty."""
-        role = 0 if role is None else Role.parse(role)
+        role_value = 0 if role is None else Role.parse(role)
         enabled, preferred = c_uint32(0), c_uint32(0)
         _check(_lib.lib.CHM_GetMfaPreference(
-            self._handle, _lib.in_str(username, "username"), role, byref(enabled), byref(preferred)))
+            self._handle, _lib.in_str(username, "username"), role_value, byref(enabled), byref(preferred)))
         return _preferences(enabled, preferred)
 
-    def associate_software_token(self, account):
+    def associate_software_token(self, account: str) -> Dict[str, str]:
         """A new software token for the logged-in user: ``{"secret-code": BASE32,
         "otpauth-uri": URI}`` (the URI names ``account``, e.g. ``"alice@cluster-1"``),
         stored unverified on every HSM until :meth:`verify_software_token`."""
-        account = _lib.in_str(account, "account")
+        account_arg = _lib.in_str(account, "account")
         secret_len, uri_len = c_size_t(0), c_size_t(0)
-        _check(_lib.lib.CHM_AssociateSoftwareToken(self._handle, account, None, byref(secret_len), None, byref(uri_len)))
+        _check(_lib.lib.CHM_AssociateSoftwareToken(
+            self._handle, account_arg, None, byref(secret_len), None, byref(uri_len)))
         secret = create_string_buffer(secret_len.value)
         uri = create_string_buffer(uri_len.value)
         _check(_lib.lib.CHM_AssociateSoftwareToken(
-            self._handle, account, secret, byref(secret_len), uri, byref(uri_len)))
+            self._handle, account_arg, secret, byref(secret_len), uri, byref(uri_len)))
         return {"secret-code": secret.value.decode(), "otpauth-uri": uri.value.decode()}
 
-    def verify_software_token(self, code, device_name=None):
+    def verify_software_token(self, code: str, device_name: Optional[str] = None) -> None:
         """Verifies the associated software token with a code from the app; raises
         :class:`CodeMismatchError` when it is wrong."""
         _check(_lib.lib.CHM_VerifySoftwareToken(
             self._handle, _lib.in_str(code, "code"), _lib.in_str(device_name, "device_name")))
 
-    def update_attributes(self, username, role, phone_number=None, email=None):
+    def update_attributes(
+        self, username: str, role: RoleArg, phone_number: Optional[str] = None, email: Optional[str] = None
+    ) -> None:
         """Sets ``username``'s phone number (E.164) and/or email on every HSM."""
         _check(_lib.lib.CHM_UpdateAttributes(
             self._handle, _lib.in_str(username, "username"), Role.parse(role),
             _lib.in_str(phone_number, "phone_number"), _lib.in_str(email, "email")))
 
-    def login_start(self, username, role, password, token_path=None):
+    def login_start(
+        self, username: str, role: RoleArg, password: str, token_path: Optional[_lib.PathArg] = None
+    ) -> LoginStep:
         """Starts a login with a password and returns its next :class:`LoginStep`: done,
         token-sign (the challenges written to ``token_path`` when given; finish with
         :meth:`login_mfa_finish` or :meth:`login_sign_with`), a code (:meth:`login_code`)
@@ -593,20 +685,20 @@ class Session(Handle):
             _lib.in_str(password, "password"), _lib.in_path(token_path, "token_path"), byref(step)))
         return LoginStep(step)
 
-    def login_select(self, factor, token_path=None):
+    def login_select(self, factor: FactorArg, token_path: Optional[_lib.PathArg] = None) -> LoginStep:
         """Answers a selection step with ``factor``; returns the next :class:`LoginStep`."""
         step = _lib.CHM_LOGIN_STEP()
         _check(_lib.lib.CHM_LoginSelect(
             self._handle, Factor.parse(factor), _lib.in_path(token_path, "token_path"), byref(step)))
         return LoginStep(step)
 
-    def login_code(self, code):
+    def login_code(self, code: str) -> None:
         """Answers a code step and finishes the login; raises :class:`CodeMismatchError`,
         :class:`CodeExpiredError`, or :class:`SelectionRequiredError` when the login waits
         for a selection."""
         _check(_lib.lib.CHM_LoginCode(self._handle, _lib.in_str(code, "code")))
 
-    def login_sign_with(self, signer):
+    def login_sign_with(self, signer: Signer) -> None:
         """Answers a token-sign step: ``signer`` (see the class) signs each challenge."""
         callback = _SignerCallback(signer)
         rv = _lib.lib.CHM_LoginSignWith(self._handle, callback.c_callback, None)

@@ -2,8 +2,11 @@
 write. Every rule of the format is checked by the library; this module only carries
 values across."""
 
+from __future__ import annotations
+
 import enum
 from ctypes import byref, c_size_t, c_uint8, c_uint32
+from typing import Any, Iterable, List, Optional, Type, Union
 
 from . import _lib
 from ._runtime import Handle, ensure_initialized
@@ -28,18 +31,18 @@ class EntryStatus(enum.IntEnum):
     WRONG_LENGTH = _lib.CHM_ENTRY_WRONG_LENGTH
 
 
-def _created(function, *args):
+def _created(function: str, *args: Any, path: Optional[_lib.PathArg] = None) -> TokenFile:
     ensure_initialized()
     handle = _lib.CHM_TOKEN_FILE_HANDLE(0)
-    _check(getattr(_lib.lib, function)(*args, byref(handle)))
+    _check(getattr(_lib.lib, function)(*args, byref(handle)), path)
     return TokenFile._adopt(handle.value)
 
 
-def _index(i):
+def _index(i: int) -> int:
     return _lib.in_uint(i, "index", _lib.SIZE_MAX)
 
 
-def _key_handle(key, cls):
+def _key_handle(key: object, cls: Union[Type[PrivateKey], Type[PublicKey]]) -> int:
     if not isinstance(key, cls):
         raise TypeError(f"expected a {cls.__name__}, not {type(key).__name__}")
     return key.handle
@@ -61,12 +64,12 @@ class TokenFile(Handle):
     # -- making one ----------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: _lib.PathArg) -> TokenFile:
         """Reads and validates a token file (at most 1 MiB) from ``path``."""
-        return _created("CHM_TokenFileLoad", _lib.in_path(path))
+        return _created("CHM_TokenFileLoad", _lib.in_path(path), path=path)
 
     @classmethod
-    def parse(cls, data):
+    def parse(cls, data: Union[str, _lib.BytesArg]) -> TokenFile:
         """Parses and validates a token file's JSON text (``bytes`` or ``str``)."""
         if isinstance(data, str):
             data = data.encode("utf-8")
@@ -74,27 +77,27 @@ class TokenFile(Handle):
         return _created("CHM_TokenFileParse", buf, length)
 
     @classmethod
-    def create_mfa(cls, tokens):
+    def create_mfa(cls, tokens: Iterable[_lib.BytesArg]) -> TokenFile:
         """A new MFA token file with one unsigned entry per 32-byte token, in order.
         Tokens must be distinct (else :class:`BadArgumentsError`)."""
-        tokens = [_lib.as_bytes(t, f"tokens[{i}]") for i, t in enumerate(tokens)]
-        for i, t in enumerate(tokens):
+        values = [_lib.as_bytes(t, f"tokens[{i}]") for i, t in enumerate(tokens)]
+        for i, t in enumerate(values):
             if len(t) != _lib.CHM_TOKEN_LEN:
                 raise ValueError(
                     f"tokens[{i}] is {len(t)} bytes; a token is {_lib.CHM_TOKEN_LEN} bytes"
                 )
-        buf, _ = _lib.in_bytes(b"".join(tokens), "tokens")
-        return _created("CHM_TokenFileCreateMfa", buf, len(tokens))
+        buf, _ = _lib.in_bytes(b"".join(values), "tokens")
+        return _created("CHM_TokenFileCreateMfa", buf, len(values))
 
     @classmethod
-    def create_registration(cls, approval_data):
+    def create_registration(cls, approval_data: _lib.BytesArg) -> TokenFile:
         """A new registration token file for 1 to 245 bytes of approval data; its one
         token is the SHA-256 of the data."""
         buf, length = _lib.in_bytes(approval_data, "approval_data")
         return _created("CHM_TokenFileCreateRegistration", buf, length)
 
     @classmethod
-    def create_approval(cls, approval_data):
+    def create_approval(cls, approval_data: _lib.BytesArg) -> TokenFile:
         """A new quorum approval file for the approval data, with no approvals yet; its
         token is the SHA-256 of the data."""
         buf, length = _lib.in_bytes(approval_data, "approval_data")
@@ -103,25 +106,25 @@ class TokenFile(Handle):
     # -- reading -------------------------------------------------------------------------
 
     @property
-    def kind(self):
+    def kind(self) -> TokenFileKind:
         """The file's :class:`TokenFileKind`."""
         kind = c_uint32(0)
         _check(_lib.lib.CHM_TokenFileGetKind(self._handle, byref(kind)))
         return TokenFileKind(kind.value)
 
-    def __len__(self):
+    def __len__(self) -> int:
         count = c_size_t(0)
         _check(_lib.lib.CHM_TokenFileGetEntryCount(self._handle, byref(count)))
         return count.value
 
-    def token_at(self, index):
+    def token_at(self, index: int) -> bytes:
         """The 32-byte ``unsigned`` token of entry ``index`` of an MFA or registration file."""
         out = (c_uint8 * _lib.CHM_TOKEN_LEN)()
         _check(_lib.lib.CHM_TokenFileGetToken(self._handle, _index(index), out))
         return bytes(out)
 
     @property
-    def token(self):
+    def token(self) -> bytes:
         """The 32-byte ``token`` of a quorum approval file (what approvers sign); other
         kinds raise :class:`BadArgumentsError`."""
         out = (c_uint8 * _lib.CHM_TOKEN_LEN)()
@@ -129,7 +132,7 @@ class TokenFile(Handle):
         return bytes(out)
 
     @property
-    def tokens(self):
+    def tokens(self) -> List[bytes]:
         """The 32-byte values that signatures cover, as a list of ``bytes``: each entry's
         ``unsigned`` token of an MFA or registration file, or the single ``token`` of a
         quorum approval file."""
@@ -137,27 +140,27 @@ class TokenFile(Handle):
             return [self.token]
         return [self.token_at(i) for i in range(len(self))]
 
-    def signature(self, index):
+    def signature(self, index: int) -> Optional[bytes]:
         """The signature of entry ``index`` (a token's ``signed`` value, or an approval's
         ``signature``), or ``None`` for a token not signed yet."""
         sig = _lib.two_call(_check, _lib.lib.CHM_TokenFileGetSignature, self._handle, _index(index))
         return sig or None
 
-    def approval_data(self, index=0):
+    def approval_data(self, index: int = 0) -> bytes:
         """The ``approval_data`` of token ``index`` of a registration file, or (index 0)
         of a quorum approval file. An MFA token file has none (:class:`BadArgumentsError`)."""
         return _lib.two_call(
             _check, _lib.lib.CHM_TokenFileGetApprovalData, self._handle, _index(index)
         )
 
-    def approver(self, index):
+    def approver(self, index: int) -> str:
         """The user name (lower case) of approval ``index`` of a quorum approval file."""
         return _lib.two_call(
             _check, _lib.lib.CHM_TokenFileGetApprover, self._handle, _index(index), text=True
         )
 
     @property
-    def approvers(self):
+    def approvers(self) -> List[str]:
         """The user names of a quorum approval file's approvals, in order. Other kinds
         raise :class:`BadArgumentsError`."""
         if self.kind != TokenFileKind.QUORUM_APPROVAL:
@@ -165,13 +168,13 @@ class TokenFile(Handle):
             self.approver(0)
         return [self.approver(i) for i in range(len(self))]
 
-    def to_json(self):
+    def to_json(self) -> str:
         """The file as pretty-printed JSON text, as it would be written."""
         return _lib.two_call(_check, _lib.lib.CHM_TokenFileToJson, self._handle, text=True)
 
     # -- signing and verifying -----------------------------------------------------------
 
-    def sign(self, key, approver=None):
+    def sign(self, key: PrivateKey, approver: Optional[str] = None) -> None:
         """Signs the file in memory with a :class:`PrivateKey`: every token of an MFA or
         registration file (no ``approver``), or adds/replaces the approval of
         ``approver`` in a quorum approval file. On failure the file is unchanged."""
@@ -181,13 +184,13 @@ class TokenFile(Handle):
             )
         )
 
-    def set_signature(self, index, signature):
+    def set_signature(self, index: int, signature: _lib.BytesArg) -> None:
         """Sets the ``signed`` value of token ``index`` of an MFA or registration file
         (256, 384 or 512 bytes)."""
         sig, length = _lib.in_bytes(signature, "signature")
         _check(_lib.lib.CHM_TokenFileSetSignature(self._handle, _index(index), sig, length))
 
-    def add_approval(self, approver, signature):
+    def add_approval(self, approver: str, signature: _lib.BytesArg) -> None:
         """Adds ``approver``'s signature over :attr:`token` to a quorum approval file,
         replacing an earlier one by the same user."""
         sig, length = _lib.in_bytes(signature, "signature")
@@ -197,7 +200,7 @@ class TokenFile(Handle):
             )
         )
 
-    def verify(self, public_key, approver=None):
+    def verify(self, public_key: PublicKey, approver: Optional[str] = None) -> None:
         """Verifies every token of an MFA or registration file (no ``approver``), or the
         approval of ``approver`` in a quorum approval file, with a :class:`PublicKey`.
 
@@ -210,7 +213,7 @@ class TokenFile(Handle):
             )
         )
 
-    def check_entry(self, public_key, index):
+    def check_entry(self, public_key: PublicKey, index: int) -> EntryStatus:
         """The :class:`EntryStatus` of entry ``index`` against a :class:`PublicKey`."""
         status = c_uint32(0)
         _check(
@@ -220,20 +223,25 @@ class TokenFile(Handle):
         )
         return EntryStatus(status.value)
 
-    def check(self, public_key):
+    def check(self, public_key: PublicKey) -> List[EntryStatus]:
         """The :class:`EntryStatus` of every entry, in file order; never raises for a bad
         signature."""
         return [self.check_entry(public_key, i) for i in range(len(self))]
 
     # -- writing -------------------------------------------------------------------------
 
-    def write(self, path):
+    def write(self, path: _lib.PathArg) -> None:
         """Writes the file to ``path`` atomically with mode 0600; a symbolic link at
         ``path`` is refused (:class:`FileError`). On failure ``path`` is unchanged."""
         _check(_lib.lib.CHM_TokenFileWrite(self._handle, _lib.in_path(path)))
 
 
-def sign_token_file(token_path, key_path, output_path=None, approver=None):
+def sign_token_file(
+    token_path: _lib.PathArg,
+    key_path: _lib.PathArg,
+    output_path: Optional[_lib.PathArg] = None,
+    approver: Optional[str] = None,
+) -> _lib.PathArg:
     """In one call: reads the token file at ``token_path``, signs it with the private key
     file at ``key_path`` (``approver`` for a quorum approval file) and writes it atomically
     to ``output_path``, or back to ``token_path``. On any failure nothing is written.
@@ -245,6 +253,8 @@ def sign_token_file(token_path, key_path, output_path=None, approver=None):
             _lib.in_path(key_path, "key_path"),
             _lib.in_path(output_path, "output_path"),
             _lib.in_str(approver, "approver"),
-        )
+        ),
+        token_path,
+        key_path,
     )
     return output_path if output_path is not None else token_path

@@ -122,9 +122,9 @@ pub struct Node {
     unsaved_failures: BTreeSet<String>,
     /// Failed logins for user names that do not exist (see [`guard`]).
     unknown_names: guard::UnknownNames,
-    /// A moment of the node's clock and the Unix time then, for the creation time that
-    /// quorum records carry and for TOTP.
-    wall_base: (Instant, u64),
+    /// A moment of the node's clock and the time since the Unix epoch then, for the
+    /// creation time that quorum records carry and for TOTP.
+    wall_base: (Instant, std::time::Duration),
     /// The cluster's secret for SMS and email codes (see [`mfa`]).
     code_key: [u8; 32],
     /// Code nonces taken lately: (user, nonce, until).
@@ -151,7 +151,7 @@ impl Node {
                 Instant::now(),
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
+                    .unwrap_or_default(),
             ),
             code_key: [0; 32],
             used_nonces: Vec::new(),
@@ -161,10 +161,14 @@ impl Node {
 
     /// The Unix time at `now` of the node's clock.
     pub(super) fn unix_secs(&self, now: Instant) -> u64 {
-        let (base, secs) = self.wall_base;
+        // Whole seconds only at the end, so that two instants 30 s apart are always 30 s
+        // apart in Unix time too (rounding each side would make it 29 now and then).
+        let (base, since_epoch) = self.wall_base;
         match now.checked_duration_since(base) {
-            Some(ahead) => secs + ahead.as_secs(),
-            None => secs.saturating_sub(base.duration_since(now).as_secs()),
+            Some(ahead) => (since_epoch + ahead).as_secs(),
+            None => since_epoch
+                .saturating_sub(base.duration_since(now))
+                .as_secs(),
         }
     }
 

@@ -443,3 +443,22 @@ fn a_new_association_keeps_the_old_secret_working_until_it_is_verified() {
         Reply::LoggedIn { .. }
     ));
 }
+
+/// The node's Unix clock keeps the distance between two instants, whichever side of the
+/// node's start they are on: a TOTP step later is always the next step.
+#[test]
+fn instants_thirty_seconds_apart_are_thirty_unix_seconds_apart() {
+    let f = Fixture::unactivated();
+    let base = f.node.wall_base.0;
+    for offset in [0, 1, 250, 500, 999, 1500] {
+        let ms = std::time::Duration::from_millis(offset);
+        for at in [base.checked_sub(ms).unwrap(), base + ms] {
+            let later = at + std::time::Duration::from_secs(totp::STEP_SECS);
+            assert_eq!(
+                f.node.unix_secs(later) - f.node.unix_secs(at),
+                totp::STEP_SECS,
+                "{offset} ms"
+            );
+        }
+    }
+}
