@@ -10,8 +10,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use zeroize::Zeroizing;
 
 use crate::commands::{self, HsmCommand};
-use crate::line_editor::{LineEditor, Read};
 use crate::keygen::{self, KeygenArgs};
+use crate::line_editor::{LineEditor, Read};
 use crate::output::{self, no_help_when_empty};
 use crate::session::{Context, LeadingTarget, Mode, TargetArgs};
 use crate::tokens::{self, TokensCommand};
@@ -139,9 +139,7 @@ pub fn run(defaults: TargetArgs) -> ExitCode {
         let refused = |name: &str| leading.refuse(name).map_err(|e| output::emit::<()>(Err(e)));
         let code = match line.command {
             LineCommand::Quit | LineCommand::Exit => break,
-            LineCommand::Hsm(cmd) => {
-                commands::run(&mut ctx, &leading.target().or(&defaults), cmd)
-            }
+            LineCommand::Hsm(cmd) => commands::run(&mut ctx, &leading.target().or(&defaults), cmd),
             LineCommand::Tokens(cmd) => refused("tokens").map_or_else(|e| e, |()| tokens::run(cmd)),
             LineCommand::Keygen(args) => {
                 refused("keygen").map_or_else(|e| e, |()| keygen::run(args))

@@ -24,7 +24,12 @@ const HISTORY_FILE: &str = ".cloudhsm_mfa_history";
 const HISTORY_SIZE: usize = 1000;
 
 /// Options whose value is a secret: a line with one of them never enters the history.
-const SECRET_OPTIONS: [&str; 4] = ["--password", "--change-password", "--mfa-code", "--user-code"];
+const SECRET_OPTIONS: [&str; 4] = [
+    "--password",
+    "--change-password",
+    "--mfa-code",
+    "--user-code",
+];
 /// Words that mark a secret inside a value (a `pkcs11:` URI's PIN).
 const SECRET_MARKS: [&str; 1] = ["pin-value="];
 
@@ -206,10 +211,16 @@ mod tests {
 
     #[test]
     fn lines_with_secret_options_or_pins_stay_out_of_the_history() {
-        assert!(may_hold_secret(&words("login --username a --role admin --password x")));
+        assert!(may_hold_secret(&words(
+            "login --username a --role admin --password x"
+        )));
         assert!(may_hold_secret(&words("login --username a --password=x")));
-        assert!(may_hold_secret(&words("user change-password --change-password x")));
-        assert!(may_hold_secret(&words("tokens sign --private-key pkcs11:token=t?pin-value=1")));
+        assert!(may_hold_secret(&words(
+            "user change-password --change-password x"
+        )));
+        assert!(may_hold_secret(&words(
+            "tokens sign --private-key pkcs11:token=t?pin-value=1"
+        )));
         assert!(!may_hold_secret(&words("user list")));
         assert!(!may_hold_secret(&words("login --username a --role admin")));
     }

@@ -5,8 +5,8 @@
 
 mod change_mfa;
 mod clusters;
-mod conventions;
 mod common;
+mod conventions;
 mod envelope;
 mod hsm;
 mod interactive;
