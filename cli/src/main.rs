@@ -57,7 +57,7 @@ enum Command {
 /// What the command line asks for: a command, or (hidden, for `make`) the man pages and
 /// completions written to a directory.
 enum Request {
-    Run(Cli),
+    Run(Box<Cli>),
     GenerateDocs(std::path::PathBuf),
 }
 
@@ -67,7 +67,7 @@ fn parse() -> Result<Request, clap::Error> {
     if let Some(dir) = cli_docs::requested(&matches) {
         return Ok(Request::GenerateDocs(dir));
     }
-    Cli::from_arg_matches(&matches).map(Request::Run)
+    Cli::from_arg_matches(&matches).map(|cli| Request::Run(Box::new(cli)))
 }
 
 /// Passwords pass through this process: freed memory is wiped (see
@@ -105,9 +105,9 @@ fn main() -> ExitCode {
             return output::argument_error(e, &words);
         }
     };
-    let leading = cli.leading;
+    let Cli { leading, command } = *cli;
     let no_cluster = |name: &str| leading.refuse(name).map_err(|e| output::emit::<()>(Err(e)));
-    match cli.command {
+    match command {
         Command::Hsm(cmd) => commands::run(&mut Context::new(Mode::Single), &leading.target(), cmd),
         Command::Interactive(c) => interactive::run(c.target.or(&leading.target())),
         Command::Tokens(cmd) => no_cluster("tokens").map_or_else(|e| e, |()| tokens::run(cmd)),
