@@ -10,6 +10,7 @@ configuration switch to it and back through the ``switch_config`` fixture.
 
 import itertools
 import json
+import os
 import secrets
 import signal
 import socket
@@ -25,7 +26,9 @@ import pytest
 import cloudhsm_mfa as chm
 
 REPO = Path(__file__).resolve().parents[3]
-EMULATOR = REPO / "target" / "release" / "cloudhsm-emulator"
+# The commands of the release build: in target/ of the checkout, or $CARGO_TARGET_DIR.
+RELEASE = REPO / os.environ.get("CARGO_TARGET_DIR", "target") / "release"
+EMULATOR = RELEASE / "cloudhsm-emulator"
 ADMIN_PASSWORD = "admin-pw-1"
 CRYPTO_USER = "crypto-user"
 
