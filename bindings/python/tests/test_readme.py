@@ -78,7 +78,11 @@ def ticked(cell):
 def test_the_table_has_a_row_per_function_of_the_function_list_in_its_order():
     names = [ticked(row[0]) for row in table_rows()]
     assert all(len(n) == 1 for n in names), [n for n in names if len(n) != 1]
-    assert [n[0] for n in names] == function_list()
+    table, header = [n[0] for n in names], function_list()
+    missing = [f for f in header if f not in table]
+    unknown = [f for f in table if f not in header]
+    assert not missing and not unknown, f"missing from the table: {missing}; not in the header: {unknown}"
+    assert table == header, "the rows are not in the order of CHM_FUNCTION_LIST"
 
 
 def test_the_function_list_is_every_function_the_header_declares():
@@ -285,7 +289,9 @@ def test_the_cli_commands_and_options_exist():
             key = tuple(path)
             if key not in helps:
                 done = subprocess.run([str(CLI), *path, "--help"], capture_output=True, text=True)
-                assert done.returncode == 0, f"{c}: `cloudhsm-mfa {' '.join(path)}`: {done.stderr}"
+                assert done.returncode == 0, (
+                    f"{c}: `cloudhsm-mfa {' '.join(path)} --help`: {done.stdout}{done.stderr}"
+                )
                 usage = next(l for l in done.stdout.splitlines() if l.startswith("Usage:"))
                 assert all(re.search(rf"\b{w}\b", usage) for w in path), (
                     f"{c}: `cloudhsm-mfa {' '.join(path)} --help` is about {usage!r}"
@@ -295,3 +301,176 @@ def test_the_cli_commands_and_options_exist():
                 assert re.search(rf"(^|[\s,]){re.escape(option)}\b", helps[key], re.M), (
                     f"{c}: `cloudhsm-mfa {' '.join(path)}` has no {option}"
                 )
+
+
+# ---------------------------------------------------------------------------------------
+# The Python examples
+# ---------------------------------------------------------------------------------------
+
+KEYS = REPO / "test-support" / "keys"
+# The files every example finds in its directory: committed fixture keys under the names
+# the READMEs use.
+KEY_FILES = {
+    "mfa.key": "rsa2048-a.pkcs8.pem", "mfa.pub": "rsa2048-a.pub.pem",
+    "admin2.key": "rsa2048-b.pkcs8.pem", "admin2.pub": "rsa2048-b.pub.pem",
+    "admin3.key": "rsa2048-c.pkcs8.pem", "admin3.pub": "rsa2048-c.pub.pem",
+}
+ADMIN = 'admin.login("admin", "admin", "admin-password")'
+
+ALICE = f"""
+with chm.Session.open() as admin:
+    {ADMIN}
+    admin.create_user("alice", "crypto-user", "alice-password")
+"""
+
+# alice with mfa.key registered, and the token file of a login of hers begun.
+ALICE_WITH_MFA = ALICE + """
+with chm.Session.open() as alice, chm.PrivateKey.load("mfa.key") as key:
+    alice.login("alice", "crypto-user", "alice-password")
+    alice.change_mfa("alice", "crypto-user", "mfa.pub", "alice-password", signer=key)
+    alice.logout()
+    alice.login_mfa_begin("alice", "crypto-user", "alice-password", "token.json")
+"""
+
+TOTP = '''
+import base64, hashlib, hmac, struct, time
+
+def totp(secret, t):
+    """RFC 6238 (HMAC-SHA-1, 6 digits, 30 s), what an authenticator app computes."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(t) // 30), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000)
+'''
+
+
+class Example:
+    """How one block runs: ``setup`` (in a process of its own, before) makes the files and
+    the cluster state its prose describes, ``preamble`` (in the block's process, just
+    before it) the objects its comment names, ``after`` checks what it did, and its
+    standard output must hold ``expect``."""
+
+    def __init__(self, name, setup="", preamble="", after="", expect=""):
+        self.name, self.setup, self.preamble, self.after, self.expect = (
+            name, setup, preamble, after, expect)
+
+
+EXAMPLES = {
+    README: [
+        Example(
+            "quorum",
+            setup=f"""
+with chm.Session.open() as admin:
+    {ADMIN}
+    for name in ("admin2", "admin3"):
+        admin.create_user(name, "admin", name + "-password")
+        with chm.Session.open() as s, chm.PrivateKey.load(name + ".key") as key:
+            s.login(name, "admin", name + "-password")
+            s.register_quorum_key(name + ".pub", signer=key)
+    admin.set_quorum_value("user", 2)
+""",
+            preamble=f"""
+admin = chm.Session.open()
+{ADMIN}
+key_admin2 = chm.PrivateKey.load("admin2.key")
+key_admin3 = chm.PrivateKey.load("admin3.key")
+""",
+            after="""
+assert "bob" in [u["username"] for u in admin.list_users()["users"]]
+""",
+        ),
+        Example(
+            "MFA preferences",
+            setup=ALICE,
+            preamble=TOTP + """
+alice = chm.Session.open()
+alice.login("alice", "crypto-user", "alice-password")
+secret = alice.associate_software_token("alice@cluster-local")["secret-code"]
+alice.verify_software_token(totp(secret, time.time() - 30))  # the previous step's code
+code_from_the_app = totp(secret, time.time())
+""",
+            after="""
+assert step.kind == "code"
+alice.logout()  # logged in, so this succeeds
+""",
+        ),
+        Example("sessions", setup=ALICE, expect="'username': 'alice'"),
+        Example(
+            "token files",
+            setup=ALICE_WITH_MFA + """
+open("broken.json", "w").write('{"version": "2.0", "tokens": [{"unsigned": "AAAA", "signed": ""}]}')
+""",
+            after="""
+with chm.TokenFile.load("token.json") as f, chm.PublicKey.load("mfa.pub") as pub:
+    f.verify(pub)
+""",
+            expect="0x80000002 broken.json: tokens[0].unsigned: decodes to 3 bytes",
+        ),
+    ],
+    PACKAGE_README: [
+        Example(
+            "token files",
+            setup=ALICE_WITH_MFA + f"""
+with chm.Session.open() as admin:
+    {ADMIN}
+    admin.generate_quorum_token("user", "approval.json")
+""",
+            after="""
+with chm.TokenFile.load("approval.json") as f, chm.PublicKey.load("admin2.pub") as pub:
+    f.verify(pub, approver="admin2")
+""",
+            expect="[<EntryStatus.VALID: 0>, <EntryStatus.VALID: 0>, <EntryStatus.VALID: 0>]",
+        ),
+        Example("sessions", expect="'username': 'admin'"),
+    ],
+}
+
+
+def python_blocks(readme):
+    return re.findall(r"^```python\n(.*?)^```$", readme.read_text(), re.M | re.S)
+
+
+def test_every_python_block_has_its_set_up():
+    for readme, examples in EXAMPLES.items():
+        assert len(python_blocks(readme)) == len(examples), (
+            f"{readme.relative_to(REPO)} has {len(python_blocks(readme))} python blocks and "
+            f"test_readme.py knows {len(examples)}: give each a set-up in EXAMPLES, in order"
+        )
+
+
+def run_python(code, cwd, env, what):
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (
+        f"{what} failed ({done.returncode}):\n{done.stderr}\n--- the code:\n{code}"
+    )
+    return done.stdout
+
+
+@pytest.mark.parametrize(
+    "readme,index",
+    [(r, i) for r, examples in EXAMPLES.items() for i in range(len(examples))],
+    ids=lambda v: v.relative_to(REPO).as_posix() if isinstance(v, Path) else str(v),
+)
+def test_the_python_example_runs_as_written(readme, index, tmp_path):
+    blocks = python_blocks(readme)
+    assert index < len(blocks), "a block is gone: see test_every_python_block_has_its_set_up"
+    example, block = EXAMPLES[readme][index], blocks[index]
+    work = tmp_path / "work"
+    work.mkdir()
+    for name, fixture in KEY_FILES.items():
+        shutil.copyfile(KEYS / fixture, work / name)
+        (work / name).chmod(0o600)
+    emulator = Emulator(tmp_path / "hsm", admin_password="admin-password").start()
+    try:
+        shutil.copyfile(emulator.config, work / "cloudhsm-cli.cfg")
+        env = dict(os.environ, CLOUDHSM_MFA_CONFIG=str(emulator.config),
+                   PYTHONPATH=str(REPO / "bindings" / "python"))
+        imports = "import cloudhsm_mfa as chm\n"
+        if example.setup:
+            run_python(imports + example.setup, work, env, f"the set-up of {example.name}")
+        script = imports + example.preamble + "\n" + block + "\n" + example.after
+        out = run_python(script, work, env, f"{readme.name}'s {example.name} example")
+        assert example.expect in out, f"{example.expect!r} is not in the output:\n{out}"
+    finally:
+        assert emulator.stop() == 0, emulator.log()
