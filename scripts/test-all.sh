@@ -32,7 +32,7 @@ scripts/test-install.sh
 echo "== The Python package: wheel, pip install into a fresh virtual environment, mypy --strict"
 scripts/test-python-package.sh
 
-echo "== README examples (C and Python) against a local cluster"
+echo "== README examples (C, Python, C++) against a local cluster"
 examples/run.sh
 
 echo "== Miri over the C ABI's pointer and buffer helpers"

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import cloudhsm_mfa as chm
+from test_factors import totp
 from test_sessions import RELEASE, Emulator
 
 REPO = Path(__file__).resolve().parents[3]
@@ -332,16 +333,8 @@ with chm.Session.open() as alice, chm.PrivateKey.load("mfa.key") as key:
     alice.login_mfa_begin("alice", "crypto-user", "alice-password", "token.json")
 """
 
-TOTP = '''
-import base64, hashlib, hmac, struct, time
-
-def totp(secret, t):
-    """RFC 6238 (HMAC-SHA-1, 6 digits, 30 s), what an authenticator app computes."""
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    mac = hmac.new(key, struct.pack(">Q", int(t) // 30), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    return "%06d" % ((struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000)
-'''
+# The code of an authenticator app (RFC 6238), as test_factors computes it.
+TOTP = "import base64, hashlib, hmac, struct, time\n" + inspect.getsource(totp)
 
 
 class Example:
