@@ -106,7 +106,9 @@ CALLED_ELSEWHERE = {"CHM_GetLastErrorApprovals"}
 
 
 def python_object(name):
-    """The package's object for a name like ``Session.login``; fails when there is none."""
+    """The package's object for a name like ``Session.login`` (and the class it is on);
+    fails when there is none, or when the package does not export it."""
+    assert name.split(".")[0] in chm.__all__, f"{name!r}: the package exports no {name.split('.')[0]}"
     obj, owner = chm, None
     for part in name.split("."):
         assert part.isidentifier(), f"{name!r} is not a Python name"
@@ -114,7 +116,8 @@ def python_object(name):
             f"{name!r} is private"
         )
         assert hasattr(obj, part), f"the package has no {name}"
-        owner, obj = obj, inspect.getattr_static(obj, part) if inspect.isclass(obj) else getattr(obj, part)
+        # On a class, the attribute itself (a classmethod, a property), not what it gives.
+        owner, obj = obj, (inspect.getattr_static if inspect.isclass(obj) else getattr)(obj, part)
     return owner, obj
 
 
@@ -195,15 +198,25 @@ def cpp_source():
 
 
 def cpp_class_body(source, cls):
-    m = re.search(rf"^(?:class|struct) {cls}\b[^;{{]*\{{", source, re.M)
+    m = re.search(rf"^(class|struct) {cls}\b[^;{{]*\{{", source, re.M)
     assert m, f"the wrapper has no class {cls}"
-    return source[m.end() - 1:matching(source, m.end() - 1, "{", "}")]
+    return m.group(1), source[m.end() - 1:matching(source, m.end() - 1, "{", "}")]
 
 
-def cpp_definitions(scope, name):
-    """The declarations and bodies of every overload of ``name`` in ``scope``; [] if none."""
+def cpp_access(kind, body, position):
+    """Whether ``position`` of a class or struct body is in a public section."""
+    labels = re.findall(r"^\s*(public|protected|private):", body[:position], re.M)
+    return (labels[-1] if labels else "public" if kind == "struct" else "private") == "public"
+
+
+def cpp_definitions(scope, name, public=lambda position: True):
+    """The declarations and bodies of every overload of ``name`` declared at the outer level
+    of ``scope`` (a class body, or the namespace) where ``public``; [] if none."""
     found = []
     for m in re.finditer(rf"(?<![\w~.>:]){re.escape(name)}\s*\(", scope):
+        before = scope[:m.start()]
+        if before.count("{") - before.count("}") != 1 or not public(m.start()):
+            continue  # a call inside a body, or a private member
         after_args = matching(scope, m.end() - 1, "(", ")")
         rest = scope[after_args:]
         end = re.search(r"[;{]", rest)
@@ -218,21 +231,20 @@ def cpp_definitions(scope, name):
 
 
 def cpp_definition(name):
-    """The text of a C++ name like ``chm::Session::login`` or ``chm::sign_token_file``."""
+    """The text of a public C++ name like ``chm::Session::login`` or ``chm::sign_token_file``."""
     assert name.startswith("chm::"), f"{name!r}: C++ names start with chm::"
     parts = name.split("::")[1:]
+    assert len(parts) in (1, 2), f"{name!r}: a function, or one class and one member"
+    assert all(re.fullmatch(r"~?\w+", p) for p in parts), f"{name!r} is not a C++ name"
     source = cpp_source()
     if len(parts) == 1:
         scope = source
         for cls in re.findall(r"^(?:class|struct) (\w+)\b[^;{]*\{", source, re.M):
-            scope = scope.replace(cpp_class_body(source, cls), "{}")
-        (member,) = parts
+            scope = scope.replace(cpp_class_body(source, cls)[1], "{}")
+        definitions = cpp_definitions(scope, parts[0])
     else:
-        assert len(parts) == 2, f"{name!r}: one class and one member"
-        scope = cpp_class_body(source, parts[0])
-        member = parts[1]
-    assert re.fullmatch(r"~?\w+", member), f"{name!r} is not a C++ name"
-    definitions = cpp_definitions(scope, member)
+        kind, body = cpp_class_body(source, parts[0])
+        definitions = cpp_definitions(body, parts[1], lambda at: cpp_access(kind, body, at))
     assert definitions, f"the wrapper has no {name}"
     return "\n".join(definitions)
 
@@ -258,7 +270,10 @@ def test_the_cpp_check_finds_what_is_missing():
         cpp_definition("chm::Sessions::login")
     with pytest.raises(AssertionError, match="no chm::check"):
         cpp_definition("chm::check")  # detail::check is not the wrapper's
+    with pytest.raises(AssertionError, match="no chm::Session::step_of"):
+        cpp_definition("chm::Session::step_of")  # private
     assert "CHM_Finalize" in cpp_definition("chm::Library::~Library")
+    assert "CHM_TokenFileSign" in cpp_definition("chm::TokenFile::sign")  # a class's member
     assert "CHM_SignTokenFile" in cpp_definition("chm::sign_token_file")
 
 
