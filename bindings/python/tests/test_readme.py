@@ -356,11 +356,14 @@ class Example:
     """How one block runs: ``setup`` (in a process of its own, before) makes the files and
     the cluster state its prose describes, ``preamble`` (in the block's process, just
     before it) the objects its comment names, ``after`` checks what it did, and its
-    standard output must hold ``expect``."""
+    standard output must hold ``expect``. The block finds the cluster through
+    ``$CLOUDHSM_MFA_CONFIG``, or with ``env_config=False`` through what it says itself (the
+    variable then names a file that does not exist)."""
 
-    def __init__(self, name, setup="", preamble="", after="", expect=""):
+    def __init__(self, name, setup="", preamble="", after="", expect="", env_config=True):
         self.name, self.setup, self.preamble, self.after, self.expect = (
             name, setup, preamble, after, expect)
+        self.env_config = env_config
 
 
 EXAMPLES = {
@@ -429,7 +432,7 @@ with chm.TokenFile.load("approval.json") as f, chm.PublicKey.load("admin2.pub") 
 """,
             expect="[<EntryStatus.VALID: 0>, <EntryStatus.VALID: 0>, <EntryStatus.VALID: 0>]",
         ),
-        Example("sessions", expect="'username': 'admin'"),
+        Example("sessions", expect="'username': 'admin'", env_config=False),
     ],
 }
 
@@ -477,8 +480,10 @@ def test_the_python_example_runs_as_written(readme, index, tmp_path):
         imports = "import cloudhsm_mfa as chm\n"
         if example.setup:
             run_python(imports + example.setup, work, env, f"the set-up of {example.name}")
+        if not example.env_config:
+            env["CLOUDHSM_MFA_CONFIG"] = str(tmp_path / "no-such-config.cfg")
         script = imports + example.preamble + "\n" + block + "\n" + example.after
-        out = run_python(script, work, env, f"{readme.name}'s {example.name} example")
+        out = run_python(script, work, env, f"the {example.name} example of {readme.relative_to(REPO)}")
         assert example.expect in out, f"{example.expect!r} is not in the output:\n{out}"
     finally:
         assert emulator.stop() == 0, emulator.log()
