@@ -74,8 +74,10 @@ fn enabled() -> bool {
     true
 }
 
-/// The `logging` section.
+/// The `logging` section, as written; [`crate::logging::LogSettings`] checks it (every
+/// configuration that loads has a valid one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Logging {
     #[serde(default)]
     pub log_type: String,
@@ -169,6 +171,10 @@ impl Config {
                     )));
                 }
             }
+        }
+        if let Some(logging) = &file.logging {
+            let base = path.parent().unwrap_or(Path::new("."));
+            crate::logging::LogSettings::from_section(logging, base).map_err(bad)?;
         }
         Ok(Config {
             path: path.to_path_buf(),

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod error;
 pub mod ffi;
 pub mod fs_atomic;
+pub mod logging;
 pub mod mfa;
 pub mod process;
 pub mod proto;

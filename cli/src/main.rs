@@ -11,6 +11,7 @@ mod interactive;
 mod key_file;
 mod keygen;
 mod line_editor;
+mod logging;
 mod login;
 mod mfa;
 mod output;
@@ -107,6 +108,13 @@ fn main() -> ExitCode {
     };
     let Cli { leading, command } = *cli;
     let no_cluster = |name: &str| leading.refuse(name).map_err(|e| output::emit::<()>(Err(e)));
+    if let Err(e) = logging::start(match &command {
+        Command::Hsm(cmd) => Some(cmd.target().or(&leading.target())),
+        Command::Interactive(c) => Some(c.target.or(&leading.target())),
+        _ => None,
+    }) {
+        return output::emit::<()>(Err(e));
+    }
     match command {
         Command::Hsm(cmd) => commands::run(&mut Context::new(Mode::Single), &leading.target(), cmd),
         Command::Interactive(c) => interactive::run(c.target.or(&leading.target())),

@@ -276,10 +276,11 @@ fn write_client_config(layout: &ClusterDir, manifest: &Manifest) -> Result<()> {
                 "servers": servers,
             }
         }],
+        // Warnings only: the CLI writes term logs to stderr, beside its prompts.
         "logging": {
             "log_type": "term",
             "log_file": "",
-            "log_level": "info",
+            "log_level": "warn",
             "log_interval": "daily",
         }
     });

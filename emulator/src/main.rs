@@ -3,8 +3,10 @@
 //! ```text
 //! cloudhsm-emulator init --dir DIR --nodes N [--admin-password PW] ...
 //! cloudhsm-emulator run --dir DIR [--node I]... [--delay-ms D] [--refuse-node I]...
+//!                       [--log-level LEVEL] [--log-file PATH [--log-interval daily|hourly|never]]
 //! ```
-//! Progress goes to stderr as one JSON object per line; secrets never appear.
+//! Progress goes to stderr as one JSON object per line; secrets never appear. The request
+//! log (`--log-level`, `--log-file`) is text, through `cloudhsm_mfa::logging`.
 
 #![forbid(unsafe_code)]
 
@@ -13,7 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use cloudhsm_mfa::logging::{
+    parse_interval, parse_level, Destination, LogSettings, LOG_INTERVALS, LOG_LEVELS,
+};
 use cloudhsm_mfa::proto::Secret;
 use cloudhsm_mfa_emulator::delivery::{DeliveryConfig, EmailChannel, SmsChannel};
 use cloudhsm_mfa_emulator::init::DEFAULT_CLUSTER_ID;
@@ -130,6 +136,37 @@ struct RunArgs {
     /// The most connections each node keeps open; more are closed as soon as they arrive.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// Log every request a node handles (operation, user, node, result code; never a
+    /// secret) and each node's start and stop, from this level on. Without it and
+    /// without --log-file nothing is logged.
+    #[arg(long, value_name = "LEVEL", value_parser = PossibleValuesParser::new(LOG_LEVELS))]
+    log_level: Option<String>,
+    /// Write the log to this file (level info unless --log-level says) instead of
+    /// stderr, where it would come between the JSON event lines.
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// When the log file starts anew; a rotated file's name gets the date (and hour).
+    #[arg(long, value_name = "INTERVAL", default_value = "never",
+          value_parser = PossibleValuesParser::new(LOG_INTERVALS))]
+    log_interval: String,
+}
+
+impl RunArgs {
+    /// The log the options ask for, if any.
+    fn log_settings(&self) -> Result<Option<LogSettings>, String> {
+        if self.log_level.is_none() && self.log_file.is_none() {
+            return Ok(None);
+        }
+        let level = parse_level(self.log_level.as_deref().unwrap_or("info"))?;
+        let destination = match &self.log_file {
+            None => Destination::Terminal,
+            Some(path) => Destination::File {
+                path: path.clone(),
+                interval: parse_interval(&self.log_interval)?,
+            },
+        };
+        Ok(Some(LogSettings { destination, level }))
+    }
 }
 
 /// Passwords pass through this process: freed memory is wiped (see
@@ -235,6 +272,9 @@ fn init(args: InitArgs) -> Result<(), Error> {
 }
 
 fn run(args: RunArgs) -> Result<(), Error> {
+    if let Some(settings) = args.log_settings().map_err(Error::Invalid)? {
+        cloudhsm_mfa::logging::install(&settings).map_err(Error::Invalid)?;
+    }
     let options = ServerOptions {
         handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
         first_message_timeout: Duration::from_secs(args.first_message_timeout_secs),
@@ -289,6 +329,7 @@ fn run(args: RunArgs) -> Result<(), Error> {
             "address": cluster.addr(i)?.to_string(),
         }));
     }
+    tracing::info!(dir = %cluster.dir().display(), nodes = serving.len(), "ready");
     eprintln!(
         "{}",
         json!({
@@ -308,7 +349,9 @@ fn run(args: RunArgs) -> Result<(), Error> {
         }
     });
     eprintln!("{}", json!({"event": "stopping", "signal": which}));
+    tracing::info!(signal = which, "stopping");
     cluster.shutdown()?;
+    tracing::info!("stopped");
     eprintln!("{}", json!({"event": "stopped"}));
     Ok(())
 }

@@ -1,6 +1,11 @@
 //! The connections of a session to every HSM of a cluster, and the fan-out that sends a
 //! request to all of them at once. Connections stay open between operations; a broken or
 //! refused connection is tried again at the next operation.
+//!
+//! Every request of a session goes out through [`Cluster::fan_out`], so that is where the
+//! client logs (SPEC §10): one event per request with the operation, the user, the HSMs
+//! asked and the result (`info`, or `warn` when an HSM refused or missed it) and, at
+//! `debug`, one per HSM. Names and codes only: never an argument of a request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +16,7 @@ use super::connection::Connection;
 use super::fanout::NodeResult;
 use crate::config::{ClusterTarget, Server};
 use crate::error::{Error, Result};
-use crate::proto::{ApprovalCounts, ErrorCode, Op, Reply};
+use crate::proto::{ApprovalCounts, ErrorCode, Op, Reply, Role};
 use crate::quote::shorten;
 
 struct Slot {
@@ -21,11 +26,28 @@ struct Slot {
     last_error: String,
 }
 
+impl Slot {
+    /// How the HSM is named in messages: its id and address, e.g. `hsm-2 (127.0.0.1:2224)`.
+    fn label(&self) -> String {
+        match &self.hsm_id {
+            Some(id) => format!(
+                "{} ({}:{})",
+                shorten(id),
+                shorten(&self.server.hostname),
+                self.server.port
+            ),
+            None => format!("{}:{}", shorten(&self.server.hostname), self.server.port),
+        }
+    }
+}
+
 /// The connections to a cluster's HSMs, in configuration order.
 pub struct Cluster {
     tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
     slots: Vec<Slot>,
+    /// The user the connections are logged in as, or logging in as, for the log.
+    login: Option<(String, Role)>,
 }
 
 impl Cluster {
@@ -49,8 +71,13 @@ impl Cluster {
                     last_error: "not connected yet".into(),
                 })
                 .collect(),
+            login: None,
         };
         cluster.connect_missing().await;
+        let connected = (0..cluster.len())
+            .filter(|&i| cluster.is_connected(i))
+            .count();
+        tracing::info!(hsms = cluster.len(), connected, "session opened");
         Ok(cluster)
     }
 
@@ -71,16 +98,7 @@ impl Cluster {
 
     /// How an HSM is named in messages: its id and address, e.g. `hsm-2 (127.0.0.1:2224)`.
     pub fn label(&self, i: usize) -> String {
-        let s = &self.slots[i];
-        match &s.hsm_id {
-            Some(id) => format!(
-                "{} ({}:{})",
-                shorten(id),
-                shorten(&s.server.hostname),
-                s.server.port
-            ),
-            None => format!("{}:{}", shorten(&s.server.hostname), s.server.port),
-        }
+        self.slots[i].label()
     }
 
     /// Opens, at once, every connection that is not open.
@@ -96,16 +114,124 @@ impl Cluster {
                         Ok(conn) => {
                             slot.hsm_id = Some(conn.hsm_id().to_string());
                             slot.conn = Some(conn);
+                            tracing::debug!(hsm = %slot.label(), "connected");
                         }
-                        Err(e) => slot.last_error = e,
+                        Err(e) => {
+                            tracing::warn!(hsm = %slot.label(), reason = %e, "cannot connect to the HSM");
+                            slot.last_error = e;
+                        }
                     }
                 }),
         )
         .await;
     }
 
-    /// Sends `ops[i]` to HSM `i`, all at once, and waits for every answer.
+    /// Sends `ops[i]` to HSM `i`, all at once, and waits for every answer; logs the
+    /// request (see the module's documentation).
     pub async fn fan_out(&mut self, ops: Vec<Option<Op>>) -> Vec<NodeResult> {
+        let request = ops.iter().flatten().next().map(Logged::of);
+        let results = self.send_all(ops).await;
+        if let Some(request) = request {
+            self.log(&request, &results);
+            self.follow_login(request, &results);
+        }
+        results
+    }
+
+    /// The event of one request, and at `debug` one per HSM.
+    fn log(&self, request: &Logged, results: &[NodeResult]) {
+        let (user, role) = match (&request.subject, &self.login) {
+            (Some((name, role)), _) if request.op == "login" => (Some(name.as_str()), *role),
+            (_, Some((name, role))) => (Some(name.as_str()), Some(*role)),
+            _ => (None, None),
+        };
+        let target_user = match &request.subject {
+            Some((name, _)) if request.op != "login" => Some(name.as_str()),
+            _ => None,
+        };
+        let mut asked = 0;
+        let mut ok = 0;
+        let mut failure: Option<&'static str> = None;
+        for (i, result) in results.iter().enumerate() {
+            let outcome = match result {
+                NodeResult::Skipped => continue,
+                NodeResult::Unreachable(_) => "unreachable",
+                NodeResult::Broken(_) => "connection_lost",
+                NodeResult::Answered(reply) => reply.outcome(),
+            };
+            asked += 1;
+            match result {
+                NodeResult::Answered(Reply::Error { .. })
+                | NodeResult::Unreachable(_)
+                | NodeResult::Broken(_) => {
+                    failure.get_or_insert(outcome);
+                }
+                _ => ok += 1,
+            }
+            let reason = match result {
+                NodeResult::Unreachable(e) | NodeResult::Broken(e) => Some(e.as_str()),
+                _ => None,
+            };
+            tracing::debug!(
+                op = %request.op,
+                hsm = %self.label(i),
+                result = %outcome,
+                reason,
+                "HSM answer"
+            );
+        }
+        let role = role.map(Role::as_str);
+        let approved = request.approved;
+        match failure {
+            None => tracing::info!(
+                op = %request.op, approved, user, role, target_user, hsms = asked, ok,
+                result = %"ok", "cluster request"
+            ),
+            Some(result) => tracing::warn!(
+                op = %request.op, approved, user, role, target_user, hsms = asked, ok,
+                result = %result, "cluster request"
+            ),
+        }
+    }
+
+    /// Keeps [`Cluster::login`] up to date: a login names the user from its first request
+    /// on, and stops naming it at a logout or when a step of the login failed.
+    fn follow_login(&mut self, request: Logged, results: &[NodeResult]) {
+        let went_on = results.iter().any(|r| {
+            matches!(
+                r,
+                NodeResult::Answered(
+                    Reply::Challenge { .. }
+                        | Reply::LoggedIn { .. }
+                        | Reply::MfaCode { .. }
+                        | Reply::MfaSelect { .. }
+                )
+            )
+        });
+        let refused = results
+            .iter()
+            .any(|r| matches!(r, NodeResult::Answered(Reply::Error { .. })));
+        let missed = results
+            .iter()
+            .any(|r| matches!(r, NodeResult::Unreachable(_) | NodeResult::Broken(_)));
+        match request.op {
+            "login" => {
+                self.login = match request.subject {
+                    Some((name, Some(role))) if went_on && !refused => Some((name, role)),
+                    _ => None,
+                };
+            }
+            "login_mfa" | "login_mfa_select" | "login_mfa_code"
+                if !went_on || refused || missed =>
+            {
+                self.login = None
+            }
+            "logout" => self.login = None,
+            _ => {}
+        }
+    }
+
+    async fn send_all(&mut self, ops: Vec<Option<Op>>) -> Vec<NodeResult> {
         join_all(self.slots.iter_mut().zip(ops).map(|(slot, op)| async move {
             let Some(op) = op else {
                 return NodeResult::Skipped;
@@ -169,6 +295,23 @@ impl Cluster {
         Error::Protocol {
             hsm: self.label(i),
             reason: format!("unexpected answer {reply:?}"),
+        }
+    }
+}
+
+/// What the log shows of a request: names only.
+struct Logged {
+    op: &'static str,
+    approved: bool,
+    subject: Option<(String, Option<Role>)>,
+}
+
+impl Logged {
+    fn of(op: &Op) -> Self {
+        Logged {
+            op: op.performed(),
+            approved: matches!(op, Op::Approved { .. }),
+            subject: op.subject().map(|(name, role)| (name.to_string(), role)),
         }
     }
 }

@@ -133,6 +133,15 @@ pub fn text_of(rv: CHM_RV) -> &'static CStr {
         .map_or(c"unknown return code", |code| code.text)
 }
 
+/// The name of a code (`"CHMR_OK"`), for the trace line of each call; "unknown" for a
+/// value the library never returns.
+pub fn name_of(rv: CHM_RV) -> &'static str {
+    RETURN_CODES
+        .iter()
+        .find(|code| code.value == rv)
+        .map_or("unknown", |code| code.name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +150,7 @@ mod tests {
     fn every_code_has_its_text_and_other_values_the_fallback() {
         for code in RETURN_CODES {
             assert_eq!(text_of(code.value), code.text, "{}", code.name);
+            assert_eq!(name_of(code.value), code.name);
         }
         for retired in RETIRED_CODES {
             assert_eq!(text_of(retired.value), c"unknown return code");

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::codes::FfiError;
+use super::codes::{name_of, FfiError};
 use super::types::*;
 
 thread_local! {
@@ -32,9 +32,10 @@ fn set_last_error(message: &str) {
 }
 
 /// Runs the body of an exported function: a panic becomes `CHMR_GENERAL_ERROR`, an error
-/// becomes its code with its message kept for `CHM_GetLastError`.
+/// becomes its code with its message kept for `CHM_GetLastError`. Each call leaves one
+/// trace line at `debug`: the function and the name of the code it returns.
 pub fn boundary(name: &str, body: impl FnOnce() -> Result<(), FfiError>) -> CHM_RV {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    let rv = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => CHMR_OK,
         Ok(Err(e)) => {
             set_last_error(&e.message);
@@ -46,7 +47,16 @@ pub fn boundary(name: &str, body: impl FnOnce() -> Result<(), FfiError>) -> CHM_
             set_last_error(&format!("{name}: internal error (panic); please report it"));
             CHMR_GENERAL_ERROR
         }
-    }
+    };
+    // A subscriber that panics (a host's) must not unwind into C either.
+    let _ = catch_unwind(|| {
+        if rv == CHMR_GENERAL_ERROR {
+            tracing::error!(function = %name, rv = %name_of(rv), "C call");
+        } else {
+            tracing::debug!(function = %name, rv = %name_of(rv), "C call");
+        }
+    });
+    rv
 }
 
 /// The one NULL check: a pointer the caller must provide.

@@ -60,11 +60,26 @@ pub fn initialize(config_path: Option<std::path::PathBuf>) -> Result<(), FfiErro
             "the library is already initialised",
         ));
     }
+    let runtime = Runtime::new()?;
+    start_logging(config_path.as_deref())?;
     *guard = Some(State {
         objects: HashMap::new(),
         config_path,
-        runtime: Runtime::new()?,
+        runtime,
     });
+    Ok(())
+}
+
+/// Sends the library's events where the configuration's `logging` section says (SPEC
+/// §10), unless the host has a `tracing` subscriber of its own, which is left in place.
+/// A configuration that cannot be read now is not an error here: `CHM_OpenSession`
+/// reports it, as without logging. A log file that cannot be opened is
+/// `CHMR_CONFIG_INVALID`.
+fn start_logging(config_path: Option<&std::path::Path>) -> Result<(), FfiError> {
+    let Ok(config) = crate::config::Config::load(config_path) else {
+        return Ok(());
+    };
+    crate::logging::install_from(&config)?;
     Ok(())
 }
 
@@ -86,6 +101,7 @@ pub fn finalize() -> Result<(), FfiError> {
         }
     }
     drop(state);
+    crate::logging::stop();
     Ok(())
 }
 

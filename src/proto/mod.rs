@@ -240,6 +240,34 @@ impl Reply {
         }
     }
 
+    /// The reply's name, as on the wire (`"challenge"`, `"logged_in"`, ...), for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reply::Hello { .. } => "hello",
+            Reply::Done => "done",
+            Reply::LoggedIn { .. } => "logged_in",
+            Reply::Challenge { .. } => "challenge",
+            Reply::Users { .. } => "users",
+            Reply::Error { .. } => "error",
+            Reply::QuorumToken { .. } => "quorum_token",
+            Reply::QuorumTokens { .. } => "quorum_tokens",
+            Reply::QuorumValues { .. } => "quorum_values",
+            Reply::MfaCode { .. } => "mfa_code",
+            Reply::MfaSelect { .. } => "mfa_select",
+            Reply::MfaPreferences { .. } => "mfa_preferences",
+            Reply::Unknown => "unknown",
+        }
+    }
+
+    /// What the reply says in a log: its name, or for an error its code
+    /// (`"invalid_credentials"`). Never a token, a secret or a message.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Reply::Error { code, .. } => code.as_str(),
+            other => other.name(),
+        }
+    }
+
     /// An error reply without quorum counts.
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Reply {
         Reply::Error {
@@ -373,6 +401,41 @@ pub enum ErrorCode {
     Unknown,
 }
 
+impl ErrorCode {
+    /// The code's name, as on the wire (`"invalid_credentials"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::UnknownOperation => "unknown_operation",
+            ErrorCode::ProtocolVersion => "protocol_version",
+            ErrorCode::NotLoggedIn => "not_logged_in",
+            ErrorCode::AlreadyLoggedIn => "already_logged_in",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::UserLocked => "user_locked",
+            ErrorCode::UserNotFound => "user_not_found",
+            ErrorCode::UserExists => "user_exists",
+            ErrorCode::UserLoggedIn => "user_logged_in",
+            ErrorCode::MfaNotRegistered => "mfa_not_registered",
+            ErrorCode::ChallengeExpired => "challenge_expired",
+            ErrorCode::ChallengeUnknown => "challenge_unknown",
+            ErrorCode::SignatureInvalid => "signature_invalid",
+            ErrorCode::ClusterState => "cluster_state",
+            ErrorCode::Limit => "limit",
+            ErrorCode::Internal => "internal",
+            ErrorCode::QuorumApprovalRequired => "quorum_approval_required",
+            ErrorCode::QuorumTooFew => "quorum_too_few",
+            ErrorCode::QuorumTokenInvalid => "quorum_token_invalid",
+            ErrorCode::MfaPreferenceInvalid => "mfa_preference_invalid",
+            ErrorCode::FactorNotReady => "factor_not_ready",
+            ErrorCode::CodeMismatch => "code_mismatch",
+            ErrorCode::CodeExpired => "code_expired",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,5 +491,59 @@ mod tests {
             password: Secret::new("hunter22"),
         };
         assert!(!format!("{op:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn code_and_reply_names_are_the_wire_names() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::InvalidArgument,
+            ErrorCode::UnknownOperation,
+            ErrorCode::ProtocolVersion,
+            ErrorCode::NotLoggedIn,
+            ErrorCode::AlreadyLoggedIn,
+            ErrorCode::PermissionDenied,
+            ErrorCode::InvalidCredentials,
+            ErrorCode::UserLocked,
+            ErrorCode::UserNotFound,
+            ErrorCode::UserExists,
+            ErrorCode::UserLoggedIn,
+            ErrorCode::MfaNotRegistered,
+            ErrorCode::ChallengeExpired,
+            ErrorCode::ChallengeUnknown,
+            ErrorCode::SignatureInvalid,
+            ErrorCode::ClusterState,
+            ErrorCode::Limit,
+            ErrorCode::Internal,
+            ErrorCode::QuorumApprovalRequired,
+            ErrorCode::QuorumTooFew,
+            ErrorCode::QuorumTokenInvalid,
+            ErrorCode::MfaPreferenceInvalid,
+            ErrorCode::FactorNotReady,
+            ErrorCode::CodeMismatch,
+            ErrorCode::CodeExpired,
+            ErrorCode::Unknown,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+        let replies = [
+            Reply::Done,
+            Reply::LoggedIn {
+                username: "a".into(),
+                role: Role::Admin,
+            },
+            Reply::Challenge {
+                token: String::new(),
+                expires_in_secs: 1,
+            },
+            Reply::Users { users: vec![] },
+            Reply::QuorumValues { user: 1, quorum: 1 },
+            Reply::MfaSelect { factors: vec![] },
+        ];
+        for reply in replies {
+            assert_eq!(serde_json::to_value(&reply).unwrap()["reply"], reply.name());
+        }
+        let refusal = Reply::error(ErrorCode::UserLocked, "locked");
+        assert_eq!(refusal.outcome(), "user_locked");
     }
 }

@@ -195,6 +195,34 @@ operations! {
 }
 
 impl Op {
+    /// The user an operation names and, when it says, the role: the user logging in, the
+    /// user created, changed or deleted. `None` for an operation on the logged-in user or
+    /// on no user. For logs: nothing else of the arguments is ever shown.
+    pub fn subject(&self) -> Option<(&str, Option<Role>)> {
+        match self {
+            Op::Login { username, role, .. }
+            | Op::CreateUser { username, role, .. }
+            | Op::DeleteUser { username, role }
+            | Op::ChangePassword { username, role, .. }
+            | Op::ChangeMfaBegin { username, role }
+            | Op::ChangeMfaFinish { username, role, .. }
+            | Op::DeregisterMfa { username, role, .. }
+            | Op::SetMfaPreference { username, role, .. }
+            | Op::UpdateAttributes { username, role, .. } => Some((username, Some(*role))),
+            Op::GetMfaPreference { username, role } => Some((username, *role)),
+            Op::Approved { op, .. } => op.subject(),
+            _ => None,
+        }
+    }
+
+    /// The name of the operation performed: for an approved operation, the inner one's.
+    pub fn performed(&self) -> &'static str {
+        match self {
+            Op::Approved { op, .. } => op.performed(),
+            other => other.name(),
+        }
+    }
+
     /// The `hello` of this library: its protocol version and features.
     pub fn hello() -> Op {
         Op::Hello {

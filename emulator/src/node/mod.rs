@@ -46,6 +46,13 @@ pub use work::{Prepared, Work, Worked};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(u64);
 
+impl ConnId {
+    /// The connection's number on its node (from 1), for the log.
+    pub fn number(self) -> u64 {
+        self.0
+    }
+}
+
 /// The answer to one request.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -198,6 +205,22 @@ impl Node {
     /// Forgets a connection: its login and its challenges end.
     pub fn disconnect(&mut self, conn: ConnId) {
         self.conns.remove(&conn);
+    }
+
+    /// Whom connection `conn` speaks for, for the log: its logged-in user, else the user of
+    /// a login it has begun (waiting for a signature or a factor's code).
+    pub fn user_of(&self, conn: ConnId) -> Option<(&str, Role)> {
+        let c = self.conns.get(&conn)?;
+        if let Some(login) = &c.login {
+            return Some((login.username.as_str(), login.role));
+        }
+        if let Some(pending) = &c.pending_login {
+            return Some((pending.username.as_str(), pending.role));
+        }
+        c.challenges
+            .iter()
+            .find(|ch| ch.purpose == challenge::Purpose::Login)
+            .map(|ch| (ch.username.as_str(), ch.role))
     }
 
     /// The number of open connections.

@@ -53,6 +53,11 @@ pub(super) async fn run(
     let Some(id) = service.connect() else {
         return;
     };
+    tracing::debug!(
+        hsm = service.hsm_id(),
+        conn = id.number(),
+        "connection opened"
+    );
     let registration = Registration {
         service: service.clone(),
         id,
@@ -101,6 +106,11 @@ pub(super) async fn run(
     }
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, stream.shutdown()).await;
     drop(registration);
+    tracing::debug!(
+        hsm = service.hsm_id(),
+        conn = id.number(),
+        "connection closed"
+    );
 }
 
 /// The next frame: its first byte within `idle`, then the whole frame within `frame`.

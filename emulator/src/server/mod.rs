@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use cloudhsm_mfa::proto::{ErrorCode, Op, Reply};
+use cloudhsm_mfa::proto::{ErrorCode, Op, Reply, Role};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -148,11 +148,56 @@ impl NodeService {
         }
     }
 
-    /// Handles one request and saves the state when the node says it changed. Blocking:
+    /// Handles one request (see [`NodeService::perform`]) and logs it: the operation, the
+    /// user, the node and the result code, never an argument or a message. `hello` is
+    /// logged at `debug`, a refusal at `warn`, an internal failure at `error`, the rest
+    /// at `info`.
+    fn handle(&self, conn: ConnId, op: Op) -> Reply {
+        let name = op.performed();
+        let approved = matches!(op, Op::Approved { .. });
+        let subject = op.subject().map(|(user, role)| (user.to_string(), role));
+        let mut before = None;
+        let reply = self.perform(conn, op, &mut before);
+        // Who acts: the user logging in, else whom the connection spoke for.
+        let (user, role) = match (&subject, &before) {
+            (Some((user, role)), _) if name == "login" => (Some(user.as_str()), *role),
+            (_, Some((user, role))) => (Some(user.as_str()), Some(*role)),
+            _ => (None, None),
+        };
+        let target_user = match &subject {
+            Some((user, _)) if name != "login" => Some(user.as_str()),
+            _ => None,
+        };
+        let role = role.map(Role::as_str);
+        let result = reply.outcome();
+        let hsm = self.hsm_id.as_str();
+        let conn = conn.number();
+        macro_rules! log {
+            ($level:ident) => {
+                tracing::$level!(
+                    hsm, conn, op = %name, approved, user, role, target_user, result = %result,
+                    "request"
+                )
+            };
+        }
+        match &reply {
+            Reply::Error {
+                code: ErrorCode::Internal,
+                ..
+            } => log!(error),
+            Reply::Error { .. } => log!(warn),
+            _ if name == "hello" => log!(debug),
+            _ => log!(info),
+        }
+        reply
+    }
+
+    /// Performs one request and saves the state when the node says it changed. Blocking:
     /// call it on the blocking pool. The node's lock is held to prepare and to commit, not
     /// while the work runs. When the save fails the change is undone (failed logins stay
-    /// counted) and the reply says so.
-    fn handle(&self, conn: ConnId, op: Op) -> Reply {
+    /// counted) and the reply says so. `user` is set to whom the connection spoke for
+    /// before the request.
+    fn perform(&self, conn: ConnId, op: Op, user: &mut Option<(String, Role)>) -> Reply {
         let out_of_service =
             || internal("the HSM is out of service after an internal failure".into());
         let mut entropy = OsEntropy;
@@ -161,6 +206,9 @@ impl NodeService {
                 return out_of_service();
             };
             self.catch_up(&mut node);
+            *user = node
+                .user_of(conn)
+                .map(|(name, role)| (name.to_string(), role));
             match node.prepare(conn, op, self.clock.now(), &mut entropy) {
                 Prepared::Done(outcome) => return self.settle(node, conn, outcome),
                 Prepared::Work(work) => work,
@@ -291,6 +339,7 @@ pub async fn serve(
 ) {
     let mut connections = JoinSet::new();
     let slots = Arc::new(Semaphore::new(options.max_connections));
+    tracing::info!(hsm = service.hsm_id(), addr = %service.addr(), "node serving");
     loop {
         tokio::select! {
             _ = stopping(&mut shutdown) => break,
@@ -330,4 +379,5 @@ pub async fn serve(
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+    tracing::info!(hsm = service.hsm_id(), addr = %service.addr(), "node stopped");
 }

@@ -215,6 +215,13 @@ impl Session {
             })
             .collect();
         self.user = Some((username.to_string(), role));
+        tracing::info!(
+            user = username,
+            role = role.as_str(),
+            hsms = took_part.len(),
+            of = self.cluster.len(),
+            "logged in"
+        );
         LoginReport {
             username: username.to_string(),
             role,
