@@ -114,10 +114,14 @@ impl Cluster {
                         Ok(conn) => {
                             slot.hsm_id = Some(conn.hsm_id().to_string());
                             slot.conn = Some(conn);
-                            tracing::debug!(hsm = %slot.label(), "connected");
+                            tracing::debug!(hsm = slot.label().as_str(), "connected");
                         }
                         Err(e) => {
-                            tracing::warn!(hsm = %slot.label(), reason = %e, "cannot connect to the HSM");
+                            tracing::warn!(
+                                hsm = slot.label().as_str(),
+                                reason = e.as_str(),
+                                "cannot connect to the HSM"
+                            );
                             slot.last_error = e;
                         }
                     }
@@ -172,16 +176,17 @@ impl Cluster {
                 NodeResult::Unreachable(e) | NodeResult::Broken(e) => Some(e.as_str()),
                 _ => None,
             };
+            let hsm = self.label(i);
             tracing::debug!(
                 op = %request.op,
-                hsm = %self.label(i),
+                hsm = hsm.as_str(),
                 result = %outcome,
                 reason,
                 "HSM answer"
             );
         }
         let role = role.map(Role::as_str);
-        let approved = request.approved;
+        let approved = request.approved.then_some(true);
         match failure {
             None => tracing::info!(
                 op = %request.op, approved, user, role, target_user, hsms = asked, ok,

@@ -107,7 +107,8 @@ impl Hsm {
         succeeded(&self.run_as("admin", "admin", ADMIN_PW, args, ""))
     }
 
-    fn run_cmd(&self, mut cmd: Command, stdin: &str) -> Run {
+    /// Runs `cmd` with `stdin` as standard input.
+    pub fn run_cmd(&self, mut cmd: Command, stdin: &str) -> Run {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

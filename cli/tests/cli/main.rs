@@ -11,6 +11,7 @@ mod envelope;
 mod hsm;
 mod interactive;
 mod keygen;
+mod logging;
 mod login;
 mod mfa_preferences;
 mod pkcs11;

@@ -154,7 +154,7 @@ impl NodeService {
     /// at `info`.
     fn handle(&self, conn: ConnId, op: Op) -> Reply {
         let name = op.performed();
-        let approved = matches!(op, Op::Approved { .. });
+        let approved = matches!(op, Op::Approved { .. }).then_some(true);
         let subject = op.subject().map(|(user, role)| (user.to_string(), role));
         let mut before = None;
         let reply = self.perform(conn, op, &mut before);
