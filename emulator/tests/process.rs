@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cloudhsm_mfa::proto::{Op, Reply, Role};
+use cloudhsm_mfa::proto::{ErrorCode, Op, Reply, Role, Secret};
 use cloudhsm_mfa_emulator::store::Store;
 use cloudhsm_mfa_emulator::{ClusterDir, Manifest};
 use common::*;
@@ -373,4 +373,147 @@ fn passwords_do_not_stay_in_the_emulators_memory() {
     drop((admin, alice));
     std::thread::sleep(Duration::from_millis(300));
     cloudhsm_mfa_test_support::memory::assert_no_copies(pid, &[ADMIN_PW, ALICE_PW]);
+}
+
+/// The request log of `run --log-file --log-level` (SPEC §10): every request a node handles
+/// with its operation, user, node and result code, and the nodes' start and stop; never a
+/// password, a token or a signature. Stderr keeps its JSON event lines only.
+#[test]
+fn the_request_log_shows_an_mfa_login_with_its_user_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, ca) = init(dir.path());
+    let log = dir.path().join("logs").join("emulator.log");
+    let emulator = Emulator::start(
+        dir.path(),
+        &["--log-level", "debug", "--log-file", log.to_str().unwrap()],
+    );
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public_pem) = openssl_key(keys.path(), "mfa", 2048);
+    let mut secrets = vec![
+        ADMIN_PW.to_string(),
+        "alice-pw-0".to_string(),
+        "alice-pw-1".to_string(),
+        "wrong-pw-9".to_string(),
+    ];
+    block_on(async {
+        let mut admin = Client::admin(addr, &ca).await;
+        let reply = admin
+            .request(create("alice", Role::CryptoUser, "alice-pw-0"))
+            .await;
+        assert_eq!(reply, Reply::Done);
+
+        // alice registers her MFA key, then logs in with it.
+        let mut alice = Client::greeted(addr, &ca).await;
+        let reply = alice
+            .request(login("alice", Role::CryptoUser, "alice-pw-0"))
+            .await;
+        assert!(matches!(reply, Reply::LoggedIn { .. }), "{reply:?}");
+        let token = challenge(
+            alice
+                .request(Op::ChangeMfaBegin {
+                    username: "alice".into(),
+                    role: Role::CryptoUser,
+                })
+                .await,
+        );
+        let signature = openssl_sign(keys.path(), &key, &token);
+        let reply = alice
+            .request(Op::ChangeMfaFinish {
+                username: "alice".into(),
+                role: Role::CryptoUser,
+                token: token.clone(),
+                signature: signature.clone(),
+                public_key_pem: public_pem.clone(),
+                password: Secret::new("alice-pw-1"),
+                change_quorum: false,
+            })
+            .await;
+        assert_eq!(reply, Reply::Done);
+        assert_eq!(alice.request(Op::Logout).await, Reply::Done);
+        let login_token = challenge(
+            alice
+                .request(login("alice", Role::CryptoUser, "alice-pw-1"))
+                .await,
+        );
+        let login_signature = openssl_sign(keys.path(), &key, &login_token);
+        let reply = alice
+            .request(Op::LoginMfa {
+                token: login_token.clone(),
+                signature: login_signature.clone(),
+            })
+            .await;
+        assert!(matches!(reply, Reply::LoggedIn { .. }), "{reply:?}");
+        secrets.extend([token, signature, login_token, login_signature]);
+
+        let mut eve = Client::greeted(addr, &ca).await;
+        let reply = eve
+            .request(login("alice", Role::CryptoUser, "wrong-pw-9"))
+            .await;
+        assert_eq!(error(reply).0, ErrorCode::InvalidCredentials);
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &emulator.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    emulator.wait_for_event("stopping");
+    emulator.wait_for_event("stopped");
+    assert_eq!(emulator.wait(Duration::from_secs(10)).code(), Some(0));
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let has = |needles: &[&str]| {
+        text.lines()
+            .any(|line| needles.iter().all(|n| line.contains(n)))
+    };
+    for needles in [
+        &[" INFO ", "node serving", "hsm=\"hsm-"][..],
+        &[" DEBUG ", "request", "op=hello ", "result=hello"],
+        &[
+            " INFO ",
+            "request",
+            "op=create_user ",
+            "user=\"admin\"",
+            "target_user=\"alice\"",
+            "result=done",
+        ],
+        &[
+            " INFO ",
+            "request",
+            "op=change_mfa_finish ",
+            "user=\"alice\"",
+            "result=done",
+        ],
+        &[
+            " INFO ",
+            "request",
+            "op=login ",
+            "user=\"alice\"",
+            "role=\"crypto-user\"",
+            "result=challenge",
+        ],
+        &[
+            " INFO ",
+            "request",
+            "op=login_mfa ",
+            "user=\"alice\"",
+            "result=logged_in",
+        ],
+        &[
+            " WARN ",
+            "request",
+            "op=login ",
+            "user=\"alice\"",
+            "result=invalid_credentials",
+        ],
+        &[" INFO ", "node stopped"],
+        &[" INFO ", "stopping", "signal=\"SIGTERM\""],
+    ] {
+        assert!(has(needles), "no line with {needles:?}:\n{text}");
+    }
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "the log shows {secret:?}:\n{text}"
+        );
+    }
 }
