@@ -947,6 +947,12 @@ CHM_RV CHM_GetFunctionList(const struct CHM_FUNCTION_LIST **list);
  * `args` may be NULL for the defaults; its strings are copied. A second call without
  * `CHM_Finalize` answers `CHMR_ALREADY_INITIALIZED`.
  *
+ * Logging: when the configuration can be read and has a `logging` section, the library
+ * logs there (a file or stderr), unless the host program has set a `tracing` subscriber
+ * of its own, which is left in place. A log file that cannot be opened answers
+ * `CHMR_CONFIG_INVALID`; a configuration that cannot be read is reported by
+ * `CHM_OpenSession`, as without logging. Every call then leaves a trace line at `debug`.
+ *
  * # Safety
  * A non-NULL `args` must point to a valid `CHM_INITIALIZE_ARGS` whose non-NULL strings
  * are NUL-terminated.
@@ -955,7 +961,7 @@ CHM_RV CHM_Initialize(const struct CHM_INITIALIZE_ARGS *args);
 
 /**
  * Ends the library: every handle is closed (open sessions log out on every HSM first) and
- * further calls need `CHM_Initialize`.
+ * further calls need `CHM_Initialize`. The library's log file, if any, is closed.
  */
 CHM_RV CHM_Finalize(void);
 

@@ -1,11 +1,8 @@
 //! The connections of a session to every HSM of a cluster, and the fan-out that sends a
 //! request to all of them at once. Connections stay open between operations; a broken or
 //! refused connection is tried again at the next operation.
-//!
-//! Every request of a session goes out through [`Cluster::fan_out`], so that is where the
-//! client logs (SPEC §10): one event per request with the operation, the user, the HSMs
-//! asked and the result (`info`, or `warn` when an HSM refused or missed it) and, at
-//! `debug`, one per HSM. Names and codes only: never an argument of a request.
+//! Every request of a session goes out through [`Cluster::fan_out`], which logs it (see
+//! `request_log`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +11,10 @@ use futures_util::future::join_all;
 
 use super::connection::Connection;
 use super::fanout::NodeResult;
+use super::request_log::{Request, RequestLog};
 use crate::config::{ClusterTarget, Server};
 use crate::error::{Error, Result};
-use crate::proto::{ApprovalCounts, ErrorCode, Op, Reply, Role};
+use crate::proto::{ApprovalCounts, ErrorCode, Op, Reply};
 use crate::quote::shorten;
 
 struct Slot {
@@ -46,8 +44,7 @@ pub struct Cluster {
     tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
     slots: Vec<Slot>,
-    /// The user the connections are logged in as, or logging in as, for the log.
-    login: Option<(String, Role)>,
+    log: RequestLog,
 }
 
 impl Cluster {
@@ -71,7 +68,7 @@ impl Cluster {
                     last_error: "not connected yet".into(),
                 })
                 .collect(),
-            login: None,
+            log: RequestLog::default(),
         };
         cluster.connect_missing().await;
         let connected = (0..cluster.len())
@@ -133,107 +130,13 @@ impl Cluster {
     /// Sends `ops[i]` to HSM `i`, all at once, and waits for every answer; logs the
     /// request (see the module's documentation).
     pub async fn fan_out(&mut self, ops: Vec<Option<Op>>) -> Vec<NodeResult> {
-        let request = ops.iter().flatten().next().map(Logged::of);
+        let request = ops.iter().flatten().next().map(Request::of);
         let results = self.send_all(ops).await;
         if let Some(request) = request {
-            self.log(&request, &results);
-            self.follow_login(request, &results);
+            let slots = &self.slots;
+            self.log.record(request, &results, |i| slots[i].label());
         }
         results
-    }
-
-    /// The event of one request, and at `debug` one per HSM.
-    fn log(&self, request: &Logged, results: &[NodeResult]) {
-        let (user, role) = match (&request.subject, &self.login) {
-            (Some((name, role)), _) if request.op == "login" => (Some(name.as_str()), *role),
-            (_, Some((name, role))) => (Some(name.as_str()), Some(*role)),
-            _ => (None, None),
-        };
-        let target_user = match &request.subject {
-            Some((name, _)) if request.op != "login" => Some(name.as_str()),
-            _ => None,
-        };
-        let mut asked = 0;
-        let mut ok = 0;
-        let mut failure: Option<&'static str> = None;
-        for (i, result) in results.iter().enumerate() {
-            let outcome = match result {
-                NodeResult::Skipped => continue,
-                NodeResult::Unreachable(_) => "unreachable",
-                NodeResult::Broken(_) => "connection_lost",
-                NodeResult::Answered(reply) => reply.outcome(),
-            };
-            asked += 1;
-            match result {
-                NodeResult::Answered(Reply::Error { .. })
-                | NodeResult::Unreachable(_)
-                | NodeResult::Broken(_) => {
-                    failure.get_or_insert(outcome);
-                }
-                _ => ok += 1,
-            }
-            let reason = match result {
-                NodeResult::Unreachable(e) | NodeResult::Broken(e) => Some(e.as_str()),
-                _ => None,
-            };
-            let hsm = self.label(i);
-            tracing::debug!(
-                op = %request.op,
-                hsm = hsm.as_str(),
-                result = %outcome,
-                reason,
-                "HSM answer"
-            );
-        }
-        let role = role.map(Role::as_str);
-        let approved = request.approved.then_some(true);
-        match failure {
-            None => tracing::info!(
-                op = %request.op, approved, user, role, target_user, hsms = asked, ok,
-                result = %"ok", "cluster request"
-            ),
-            Some(result) => tracing::warn!(
-                op = %request.op, approved, user, role, target_user, hsms = asked, ok,
-                result = %result, "cluster request"
-            ),
-        }
-    }
-
-    /// Keeps [`Cluster::login`] up to date: a login names the user from its first request
-    /// on, and stops naming it at a logout or when a step of the login failed.
-    fn follow_login(&mut self, request: Logged, results: &[NodeResult]) {
-        let went_on = results.iter().any(|r| {
-            matches!(
-                r,
-                NodeResult::Answered(
-                    Reply::Challenge { .. }
-                        | Reply::LoggedIn { .. }
-                        | Reply::MfaCode { .. }
-                        | Reply::MfaSelect { .. }
-                )
-            )
-        });
-        let refused = results
-            .iter()
-            .any(|r| matches!(r, NodeResult::Answered(Reply::Error { .. })));
-        let missed = results
-            .iter()
-            .any(|r| matches!(r, NodeResult::Unreachable(_) | NodeResult::Broken(_)));
-        match request.op {
-            "login" => {
-                self.login = match request.subject {
-                    Some((name, Some(role))) if went_on && !refused => Some((name, role)),
-                    _ => None,
-                };
-            }
-            "login_mfa" | "login_mfa_select" | "login_mfa_code"
-                if !went_on || refused || missed =>
-            {
-                self.login = None
-            }
-            "logout" => self.login = None,
-            _ => {}
-        }
     }
 
     async fn send_all(&mut self, ops: Vec<Option<Op>>) -> Vec<NodeResult> {
@@ -300,23 +203,6 @@ impl Cluster {
         Error::Protocol {
             hsm: self.label(i),
             reason: format!("unexpected answer {reply:?}"),
-        }
-    }
-}
-
-/// What the log shows of a request: names only.
-struct Logged {
-    op: &'static str,
-    approved: bool,
-    subject: Option<(String, Option<Role>)>,
-}
-
-impl Logged {
-    fn of(op: &Op) -> Self {
-        Logged {
-            op: op.performed(),
-            approved: matches!(op, Op::Approved { .. }),
-            subject: op.subject().map(|(name, role)| (name.to_string(), role)),
         }
     }
 }

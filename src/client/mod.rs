@@ -3,6 +3,7 @@
 //!
 //! - `connection`, `cluster`, `tls`: one TLS connection per HSM, kept open, and the fan-out.
 //! - `fanout`: the one tally of the HSMs' answers to a request.
+//! - `request_log`: the log of every request (operation, users, HSMs, result code).
 //! - `exchange`: issue → sign → redeem, for a challenge of any purpose.
 //! - `session`: connections, login state, the step waiting for the user, the approval slot.
 //! - `flows/`: the operations, one file per area.
@@ -12,6 +13,7 @@ mod connection;
 mod exchange;
 mod fanout;
 mod flows;
+mod request_log;
 mod session;
 mod tls;
 mod user_list;
