@@ -73,10 +73,9 @@ impl RequestLog {
             } else {
                 ok += 1;
             }
-            let hsm = label(i);
             tracing::debug!(
                 op = %request.op,
-                hsm = hsm.as_str(),
+                hsm = label(i).as_str(),
                 result = %outcome,
                 reason,
                 "HSM answer"
