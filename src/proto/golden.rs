@@ -223,7 +223,7 @@ fn responses() -> Vec<Response> {
 }
 
 /// Every error code a node may send.
-const ERROR_CODES: [ErrorCode; 26] = [
+pub(super) const ERROR_CODES: [ErrorCode; 26] = [
     ErrorCode::BadRequest,
     ErrorCode::UnknownOperation,
     ErrorCode::ProtocolVersion,

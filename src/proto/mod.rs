@@ -495,35 +495,7 @@ mod tests {
 
     #[test]
     fn code_and_reply_names_are_the_wire_names() {
-        for code in [
-            ErrorCode::BadRequest,
-            ErrorCode::InvalidArgument,
-            ErrorCode::UnknownOperation,
-            ErrorCode::ProtocolVersion,
-            ErrorCode::NotLoggedIn,
-            ErrorCode::AlreadyLoggedIn,
-            ErrorCode::PermissionDenied,
-            ErrorCode::InvalidCredentials,
-            ErrorCode::UserLocked,
-            ErrorCode::UserNotFound,
-            ErrorCode::UserExists,
-            ErrorCode::UserLoggedIn,
-            ErrorCode::MfaNotRegistered,
-            ErrorCode::ChallengeExpired,
-            ErrorCode::ChallengeUnknown,
-            ErrorCode::SignatureInvalid,
-            ErrorCode::ClusterState,
-            ErrorCode::Limit,
-            ErrorCode::Internal,
-            ErrorCode::QuorumApprovalRequired,
-            ErrorCode::QuorumTooFew,
-            ErrorCode::QuorumTokenInvalid,
-            ErrorCode::MfaPreferenceInvalid,
-            ErrorCode::FactorNotReady,
-            ErrorCode::CodeMismatch,
-            ErrorCode::CodeExpired,
-            ErrorCode::Unknown,
-        ] {
+        for code in golden::ERROR_CODES.into_iter().chain([ErrorCode::Unknown]) {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
         let replies = [
